@@ -1,0 +1,114 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Gpu } from '../runtime/gpu.js';
+import { KernelArgumentError } from '../runtime/errors.js';
+import { expectClose, finiteDifferenceTolerance, numericGradient, randomTensor, testGpu } from '../testing/index.js';
+import { matmul, matmulBackwardHost, matmulHost } from './matmul.js';
+import { matmulBackwardRef, matmulRef } from './matmul.ref.js';
+
+// f32 sums of K products of values in [-1, 1]: rounding error grows like K * 2^-24 ~ 6e-6 at K = 100.
+const forwardTolerance = { rtol: 1e-5, atol: 3e-5 };
+
+const shapes: [m: number, n: number, k: number][] = [
+  [1, 1, 1],
+  [1, 7, 3],
+  [5, 3, 9],
+  [33, 17, 65], // partial tiles in both directions
+  [3, 130, 5],
+  [64, 64, 64],
+];
+const transposes = [
+  { transA: false, transB: false },
+  { transA: true, transB: false },
+  { transA: false, transB: true },
+  { transA: true, transB: true },
+];
+
+let gpu: Gpu;
+beforeAll(async () => {
+  gpu = await testGpu();
+});
+
+function operands(m: number, n: number, k: number, transA: boolean, transB: boolean, seed: number) {
+  const a = randomTensor(seed, transA ? [k, m] : [m, k]);
+  const b = randomTensor(seed + 1, transB ? [n, k] : [k, n]);
+  const bias = randomTensor(seed + 2, [n]);
+  return { a, b, bias };
+}
+
+describe('matmul forward vs reference', () => {
+  for (const [m, n, k] of shapes) {
+    for (const t of transposes) {
+      it(`${m}x${n}x${k} transA=${t.transA} transB=${t.transB}`, async () => {
+        const { a, b, bias } = operands(m, n, k, t.transA, t.transB, m * 31 + n * 7 + k);
+        const got = await matmulHost(gpu, a, b, t);
+        expect(got.shape).toEqual([m, n]);
+        expectClose(got.data, matmulRef(a.data, b.data, undefined, m, n, k, t), forwardTolerance);
+      });
+    }
+  }
+
+  for (const activation of ['relu', 'relu6'] as const) {
+    it(`fused bias + ${activation}`, async () => {
+      const [m, n, k] = [9, 11, 13];
+      const a = randomTensor(1, [m, k], -3, 3);
+      const b = randomTensor(2, [k, n], -3, 3);
+      const bias = randomTensor(3, [n]);
+      const got = await matmulHost(gpu, a, b, { bias, activation });
+      const want = matmulRef(a.data, b.data, bias.data, m, n, k, { activation });
+      expect(want.some((v) => v === 0) && want.some((v) => v > 0)).toBe(true);
+      if (activation === 'relu6') expect(want.some((v) => v === 6)).toBe(true);
+      expectClose(got.data, want, forwardTolerance);
+    });
+  }
+});
+
+describe('matmul backward', () => {
+  for (const t of transposes) {
+    it(`reference gradient matches finite differences (transA=${t.transA} transB=${t.transB})`, () => {
+      const [m, n, k] = [3, 4, 5];
+      const { a, b } = operands(m, n, k, t.transA, t.transB, 5);
+      const dc = randomTensor(9, [m, n]).data;
+      const analytic = matmulBackwardRef(dc, a.data, b.data, m, n, k, t);
+      const numericA = numericGradient((x) => matmulRef(x, b.data, undefined, m, n, k, t), a.data, dc);
+      const numericB = numericGradient((x) => matmulRef(a.data, x, undefined, m, n, k, t), b.data, dc);
+      expectClose(analytic.da, numericA, finiteDifferenceTolerance, 'dA');
+      expectClose(analytic.db, numericB, finiteDifferenceTolerance, 'dB');
+    });
+
+    for (const [m, n, k] of [[1, 5, 3], [17, 6, 35], [40, 33, 9]] as const) {
+      it(`kernel gradients match the reference ${m}x${n}x${k} transA=${t.transA} transB=${t.transB}`, async () => {
+        const { a, b } = operands(m, n, k, t.transA, t.transB, 11);
+        const dc = randomTensor(12, [m, n]);
+        const got = await matmulBackwardHost(gpu, dc, a, b, t);
+        const want = matmulBackwardRef(dc.data, a.data, b.data, m, n, k, t);
+        expect(got.da!.shape).toEqual(a.shape);
+        expect(got.db!.shape).toEqual(b.shape);
+        // Each gradient element sums M, N or K products; the largest here is 40 terms.
+        expectClose(got.da!.data, want.da, forwardTolerance, 'dA');
+        expectClose(got.db!.data, want.db, forwardTolerance, 'dB');
+        expectClose(got.dbias!.data, want.dbias, forwardTolerance, 'dbias');
+      });
+    }
+  }
+});
+
+describe('matmul rejects bad arguments before dispatch', () => {
+  it('inner dimensions that disagree', () => {
+    const a = gpu.allocate([4, 5]);
+    const b = gpu.allocate([6, 3]);
+    expect(() => matmul(gpu, a, b)).toThrow(KernelArgumentError);
+    expect(() => matmul(gpu, a, b)).toThrow(/matmul: argument 'b' expected shape \[5, 3\].*found \[6, 3\]/);
+    gpu.release(a, b);
+  });
+
+  it('wrong rank and wrong bias length', () => {
+    const a = gpu.allocate([2, 3, 4]);
+    const b = gpu.allocate([4, 2]);
+    const bias = gpu.allocate([3]);
+    expect(() => matmul(gpu, a, b)).toThrow(/argument 'a' expected rank 2/);
+    const a2 = gpu.allocate([3, 4]);
+    expect(() => matmul(gpu, a2, b, { bias })).toThrow(/argument 'bias' expected shape \[2\]/);
+    expect(() => matmul(gpu, a2, b, { activation: 'gelu' as never })).toThrow(/activation/);
+    gpu.release(a, b, bias, a2);
+  });
+});

@@ -1,0 +1,102 @@
+/** matmul / gemm launcher: C = act(opA . opB + bias), and its backward. See matmul.wgsl for the kernel. */
+import type { Gpu } from '../runtime/gpu.js';
+import { runOnHost } from '../runtime/host.js';
+import { defineKernel } from '../runtime/kernel.js';
+import type { GpuTensor, HostTensor } from '../runtime/tensor.js';
+import { activationCode, expectRank, expectShape, groupsFor, type Activation } from '../runtime/validate.js';
+import { sumRows } from './sumRows.js';
+
+const kernel = defineKernel('matmul', import.meta.url);
+const tileRows = 32; // workgroup 8 x 8 invocations, each 4 x 4 outputs
+const tileCols = 32;
+
+export interface MatmulOptions {
+  /** A is stored [K, M] and used transposed. */
+  transA?: boolean;
+  /** B is stored [N, K] and used transposed (PyTorch Linear weights). */
+  transB?: boolean;
+  bias?: GpuTensor;
+  activation?: Activation;
+}
+
+interface MatmulDims {
+  m: number;
+  n: number;
+  k: number;
+}
+
+function dims(a: GpuTensor, b: GpuTensor, options: MatmulOptions): MatmulDims {
+  expectRank('matmul', 'a', a, 2, options.transA ? '[K, M]' : '[M, K]');
+  expectRank('matmul', 'b', b, 2, options.transB ? '[N, K]' : '[K, N]');
+  const [m, k] = options.transA ? [a.shape[1]!, a.shape[0]!] : [a.shape[0]!, a.shape[1]!];
+  const n = options.transB ? b.shape[0]! : b.shape[1]!;
+  expectShape('matmul', 'b', b, options.transB ? [n, k] : [k, n], `K = ${k} from a`);
+  if (options.bias) expectShape('matmul', 'bias', options.bias, [n], 'one per output column');
+  return { m, n, k };
+}
+
+/** Computes into `out` when given (shape [M, N]); otherwise allocates it. */
+export function matmul(gpu: Gpu, a: GpuTensor, b: GpuTensor, options: MatmulOptions = {}, out?: GpuTensor): GpuTensor {
+  const { m, n, k } = dims(a, b, options);
+  const activation = activationCode('matmul', options.activation);
+  if (out) expectShape('matmul', 'out', out, [m, n]);
+  const c = out ?? gpu.allocate([m, n]);
+  gpu.dispatch(kernel, {
+    bindings: [a, b, options.bias ?? gpu.placeholder(), c],
+    uniforms: { m, n, k, has_bias: options.bias ? 1 : 0, activation },
+    workgroups: [groupsFor(n, tileCols), groupsFor(m, tileRows)],
+    overrides: { trans_a: options.transA ? 1 : 0, trans_b: options.transB ? 1 : 0 },
+  });
+  return c;
+}
+
+export interface MatmulGrads {
+  da?: GpuTensor;
+  db?: GpuTensor;
+  dbias?: GpuTensor;
+}
+
+/**
+ * Gradients of C = opA . opB + bias w.r.t. A, B (in their storage layouts) and bias, from dC [M, N].
+ * A fused activation's gradient is applied to dC beforehand (activationBackward).
+ * Only the requested gradients are computed: a frozen weight costs nothing.
+ */
+export function matmulBackward(
+  gpu: Gpu,
+  dc: GpuTensor,
+  a: GpuTensor,
+  b: GpuTensor,
+  options: { transA?: boolean; transB?: boolean },
+  wanted: { a?: boolean; b?: boolean; bias?: boolean } = { a: true, b: true, bias: true },
+): MatmulGrads {
+  const { m, n } = dims(a, b, options);
+  expectShape('matmulBackward', 'dc', dc, [m, n]);
+  const grads: MatmulGrads = {};
+  // Each gradient is itself a matmul; which operand is transposed follows from the storage layouts.
+  if (wanted.a) {
+    grads.da = options.transA
+      ? matmul(gpu, b, dc, { transA: !!options.transB, transB: true }) // dA^T[K,M] = opB . dC^T
+      : matmul(gpu, dc, b, { transB: !options.transB }); // dA[M,K] = dC . opB^T
+  }
+  if (wanted.b) {
+    grads.db = options.transB
+      ? matmul(gpu, dc, a, { transA: true, transB: !!options.transA }) // dB^T[N,K] = dC^T . opA
+      : matmul(gpu, a, dc, { transA: !options.transA }); // dB[K,N] = opA^T . dC
+  }
+  if (wanted.bias) grads.dbias = sumRows(gpu, dc, n);
+  return grads;
+}
+
+export function matmulHost(gpu: Gpu, a: HostTensor, b: HostTensor, options: Omit<MatmulOptions, 'bias'> & { bias?: HostTensor } = {}): Promise<HostTensor> {
+  return runOnHost(gpu, { a, b, bias: options.bias }, (t) => matmul(gpu, t.a, t.b, { ...options, bias: t.bias }));
+}
+
+export function matmulBackwardHost(
+  gpu: Gpu,
+  dc: HostTensor,
+  a: HostTensor,
+  b: HostTensor,
+  options: { transA?: boolean; transB?: boolean } = {},
+): Promise<{ da?: HostTensor | undefined; db?: HostTensor | undefined; dbias?: HostTensor | undefined }> {
+  return runOnHost(gpu, { dc, a, b }, (t) => matmulBackward(gpu, t.dc, t.a, t.b, options));
+}
