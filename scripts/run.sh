@@ -7,7 +7,8 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 job="${1:-}"; shift || true
 
-PNPM_VERSION=10.34.9
+PNPM_VERSION=10.34.9  # keep equal to package.json "packageManager"
+export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 tools="$repo_root/.graft/tools"
 say() { printf 'graft: %s\n' "$*" >&2; }
 

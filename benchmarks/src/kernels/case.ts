@@ -1,16 +1,21 @@
 /**
  * One kernel benchmark case: the same op at the same shape in graft and in TensorFlow.js's WebGPU
- * backend on the same adapter. The harness (run.ts) checks graft's result against its reference
- * on a small instance before timing, then times both and reports graft/tfjs as a ratio.
+ * backend on the same adapter. Correctness is the kernel tests' job; the harness (run.ts) only checks
+ * that graft's result is finite, then times both and reports graft/tfjs as a throughput ratio.
  */
-import type { Gpu } from '@graft/kernels';
+import type { Gpu, GpuTensor } from '@graft/kernels';
 import type * as tfcore from '@tensorflow/tfjs-core';
 
 export type Tf = typeof tfcore;
 
-/** An instance ready to run: `run` encodes one iteration; `dispose` frees what setup allocated. */
+/**
+ * An instance ready to run: `run` encodes one iteration; `dispose` frees what setup allocated.
+ * `run` should return the iteration's result tensor(s): the harness checks that they are finite.
+ * Returned tensors that the iteration itself allocated are released by the harness after use;
+ * tensors the case allocated in setup (an `out` buffer written in place) stay the case's to free.
+ */
 export interface GraftRun {
-  run(): void;
+  run(): void | GpuTensor | readonly GpuTensor[];
   dispose(): void;
 }
 

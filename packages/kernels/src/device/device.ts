@@ -50,6 +50,17 @@ export function isSoftwareAdapter(info: GPUAdapterInfo | undefined): boolean {
  * the process (seen as a futex abort in CallbackTaskManager::Flush).
  */
 const liveInstances: GPU[] = [];
+/** Which GPU instance made each adapter, so a peer library (benchmarks: TensorFlow.js) can share it. */
+const instanceOfAdapter = new WeakMap<GPUAdapter, GPU>();
+
+/**
+ * The GPU object (`navigator.gpu` in a browser, the Dawn instance in Node) an adapter from
+ * acquireDevice came from. The benchmarks hand it to TensorFlow.js as `navigator.gpu` so both run on
+ * the same adapter and driver setup.
+ */
+export function gpuInstanceOf(adapter: GPUAdapter): GPU | undefined {
+  return instanceOfAdapter.get(adapter) ?? (globalThis.navigator as Navigator | undefined)?.gpu;
+}
 
 async function nodeGpu(toggles: readonly string[]): Promise<GPU> {
   const { create, globals } = await import('webgpu');
@@ -71,16 +82,24 @@ async function requestAdapterNode(options: DeviceOptions): Promise<GPUAdapter> {
 
   const trySystem = preference === 'hardware' || userChoseDriver || (preference === 'auto' && (hardwareGpuVisible() || !lavapipe));
   if (trySystem) {
-    const adapter = await (await nodeGpu(toggles)).requestAdapter(request);
-    if (adapter) return adapter;
+    const instance = await nodeGpu(toggles);
+    const adapter = await instance.requestAdapter(request);
+    if (adapter) {
+      instanceOfAdapter.set(adapter, instance);
+      return adapter;
+    }
     if (preference === 'hardware') {
       throw new NoAdapterError('GRAFT_ADAPTER=hardware, but no hardware WebGPU adapter was found (Dawn/Vulkan saw none).');
     }
   }
   if (lavapipe) {
     useLavapipe(lavapipe);
-    const adapter = await (await nodeGpu(toggles)).requestAdapter(request);
-    if (adapter) return adapter;
+    const instance = await nodeGpu(toggles);
+    const adapter = await instance.requestAdapter(request);
+    if (adapter) {
+      instanceOfAdapter.set(adapter, instance);
+      return adapter;
+    }
     throw new NoAdapterError(
       `the software Vulkan driver at ${lavapipe} gave no WebGPU adapter. Is the Vulkan loader installed ` +
         `(apt-get install libvulkan1)? Run 'bash scripts/setup-gpu-driver.sh' to check the setup.`,

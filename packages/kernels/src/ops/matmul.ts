@@ -1,6 +1,6 @@
 /** matmul / gemm launcher: C = act(opA . opB + bias), and its backward. See matmul.wgsl for the kernel. */
 import type { Gpu } from '../runtime/gpu.js';
-import { runOnHost } from '../runtime/host.js';
+import { runOnHost, type HostOutputs } from '../runtime/host.js';
 import { defineKernel } from '../runtime/kernel.js';
 import type { GpuTensor, HostTensor } from '../runtime/tensor.js';
 import { activationCode, expectRank, expectShape, groupsFor, type Activation } from '../runtime/validate.js';
@@ -97,6 +97,6 @@ export function matmulBackwardHost(
   a: HostTensor,
   b: HostTensor,
   options: { transA?: boolean; transB?: boolean } = {},
-): Promise<{ da?: HostTensor | undefined; db?: HostTensor | undefined; dbias?: HostTensor | undefined }> {
+): Promise<HostOutputs<MatmulGrads>> {
   return runOnHost(gpu, { dc, a, b }, (t) => matmulBackward(gpu, t.dc, t.a, t.b, options));
 }

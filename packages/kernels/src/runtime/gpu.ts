@@ -5,7 +5,7 @@
  */
 import { acquireDevice, type DeviceOptions } from '../device/device.js';
 import { BufferPool, type PoolStats } from './bufferPool.js';
-import { DeviceLimitError, GpuValidationError, KernelArgumentError } from './errors.js';
+import { DeviceLimitError, GpuValidationError, KernelArgumentError, ShaderCompileError } from './errors.js';
 import type { Kernel } from './kernel.js';
 import { PipelineCache, type OverrideConstants } from './pipelineCache.js';
 import { installNodeShaderReader } from './shaderText.js';
@@ -170,7 +170,10 @@ export class Gpu {
     await this.device.queue.onSubmittedWorkDone();
     const checks = [...this.pendingChecks];
     this.pendingChecks.clear();
-    await Promise.all(checks);
+    const failures = (await Promise.allSettled(checks)).flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    // A broken shader also invalidates the submission that used it: report the root cause.
+    const rootCause = failures.find((e) => e instanceof ShaderCompileError) ?? failures[0];
+    if (rootCause) throw rootCause;
   }
 
   /** Encoder for work that is not a kernel dispatch (copies, timestamp resolves), batched with the rest. */

@@ -6,10 +6,10 @@
 import type { Gpu } from './gpu.js';
 import type { GpuTensor, HostTensor } from './tensor.js';
 
-type GpuOutputs = GpuTensor | Readonly<Record<string, GpuTensor | undefined>>;
-type HostOutputs<O> = O extends GpuTensor ? HostTensor : { [K in keyof O]: O[K] extends GpuTensor ? HostTensor : O[K] extends GpuTensor | undefined ? HostTensor | undefined : never };
+/** The host-side counterpart of a launcher's output: one tensor, or a record of (optional) tensors. */
+export type HostOutputs<O> = O extends GpuTensor ? HostTensor : { [K in keyof O]: undefined extends O[K] ? HostTensor | undefined : HostTensor };
 
-export async function runOnHost<I extends Record<string, HostTensor | undefined>, O extends GpuOutputs>(
+export async function runOnHost<I extends Record<string, HostTensor | undefined>, O extends GpuTensor | object>(
   gpu: Gpu,
   inputs: I,
   run: (tensors: { [K in keyof I]: I[K] extends HostTensor ? GpuTensor : GpuTensor | undefined }) => O,
@@ -21,13 +21,13 @@ export async function runOnHost<I extends Record<string, HostTensor | undefined>
     outputs = run(uploaded as never);
     if (isTensor(outputs)) return { data: (await gpu.read(outputs)) as Float32Array, shape: outputs.shape } as HostOutputs<O>;
     const result: Record<string, HostTensor | undefined> = {};
-    for (const [name, t] of Object.entries(outputs)) result[name] = t ? { data: (await gpu.read(t)) as Float32Array, shape: t.shape } : undefined;
+    for (const [name, t] of Object.entries(outputs) as [string, GpuTensor | undefined][]) result[name] = t ? { data: (await gpu.read(t)) as Float32Array, shape: t.shape } : undefined;
     return result as HostOutputs<O>;
   } finally {
     const inputTensors = new Set(Object.values(uploaded));
     gpu.release(...inputTensors);
     if (outputs) {
-      const outs = isTensor(outputs) ? [outputs] : Object.values(outputs);
+      const outs = isTensor(outputs) ? [outputs] : (Object.values(outputs) as (GpuTensor | undefined)[]);
       gpu.release(...outs.filter((t) => t && !inputTensors.has(t)));
     }
   }

@@ -10,7 +10,10 @@ export class Kernel {
     /** Used in every error message and in the pipeline cache key. */
     readonly name: string,
     readonly url: URL,
-  ) {}
+    inlineSource?: string,
+  ) {
+    if (inlineSource !== undefined) this.source = inlineSource;
+  }
 
   get wgsl(): string {
     this.source ??= readShaderText(this.url);
@@ -29,4 +32,9 @@ export class Kernel {
 /** Declares a kernel whose WGSL file sits beside the calling module: `defineKernel('matmul', import.meta.url)`. */
 export function defineKernel(name: string, moduleUrl: string, file = `${name}.wgsl`): Kernel {
   return new Kernel(name, new URL(file, moduleUrl));
+}
+
+/** A kernel whose WGSL is given as text (probes, outside harnesses, tests of the error paths). */
+export function defineKernelFromSource(name: string, wgsl: string): Kernel {
+  return new Kernel(name, new URL(`inline:${encodeURIComponent(name)}.wgsl`), wgsl);
 }

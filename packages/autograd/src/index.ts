@@ -1,0 +1,2 @@
+// Skeleton: filled by the autograd and models issues.
+export {};

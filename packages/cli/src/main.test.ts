@@ -1,0 +1,56 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from './main.js';
+
+async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  });
+  const code = await main(['node', 'graft', ...args]);
+  vi.restoreAllMocks();
+  return { code, stdout, stderr };
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('graft CLI', () => {
+  it('info --json describes the adapter with the features and limits that matter', async () => {
+    const { code, stdout } = await run('info', '--json');
+    expect(code).toBe(0);
+    const info = JSON.parse(stdout);
+    expect(typeof info.name).toBe('string');
+    expect(typeof info.software).toBe('boolean');
+    expect(Object.keys(info.features).sort()).toEqual(['shader-f16', 'subgroups', 'timestamp-query']);
+    expect(info.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 2 ** 20);
+    expect(info.limits.maxComputeWorkgroupStorageSize).toBeGreaterThan(0);
+  });
+
+  it('demo checks every kernel and reports them all in agreement', async () => {
+    const { code, stdout } = await run('demo', '--json');
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(report.kernels.length).toBeGreaterThan(0);
+    for (const k of report.kernels) expect(k.ok, `${k.kernel}: max error ${k.maxError}`).toBe(true);
+  });
+
+  it('exits 2 on an unknown command or option, with a hint', async () => {
+    const unknown = await run('frobnicate');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);
+    const badOption = await run('info', '--colour');
+    expect(badOption.code).toBe(2);
+    expect(badOption.stderr).toMatch(/unknown option '--colour'/);
+  });
+
+  it('--help lists the commands and exits 0', async () => {
+    const { code, stdout } = await run('--help');
+    expect(code).toBe(0);
+    for (const command of ['info', 'demo', 'bench']) expect(stdout).toContain(command);
+  });
+});
