@@ -36,7 +36,14 @@ setup() {
 case "$job" in
   setup) setup ;;
   demo)  setup; pnpm exec turbo run build --output-logs=errors-only; node packages/cli/bin/graft.js demo "$@" ;;
-  test)  setup; pnpm exec turbo run build typecheck --output-logs=errors-only; pnpm exec turbo run test --concurrency=1 "$@" ;;
+  test)
+    setup
+    rm -rf .graft/test-results
+    pnpm exec turbo run build typecheck --output-logs=errors-only
+    status=0
+    pnpm exec turbo run test --concurrency=1 --continue "$@" || status=$?
+    node scripts/test-summary.mjs .graft/test-results kernels,cli,benchmarks || status=1
+    exit "$status" ;;
   bench) setup; pnpm exec turbo run build --output-logs=errors-only; node packages/cli/bin/graft.js bench "$@" ;;
   *) say "usage: scripts/run.sh setup|demo|test|bench"; exit 2 ;;
 esac

@@ -35,6 +35,9 @@ export interface KernelReport {
   targets: string[];
 }
 
+/** tfjsError of a case that defines no tfjs equivalent (not a failure). */
+export const noTfjsPeer = 'no tfjs equivalent';
+
 const fixed = (x: number | undefined, digits: number) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
 
 /** One table per kernel family, in the order families first appear. */
@@ -52,12 +55,12 @@ export function markdownTable(report: KernelReport): string {
     lines.push('| case | direction | graft ms | GFLOP/s | GB/s | % of FMA peak | tfjs ms | ratio |');
     lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const c of report.cases.filter((r) => r.kernel === family)) {
-      if (!c.graft) {
+      if (!c.graft || c.error) {
         lines.push(`| ${c.label} | ${c.direction} | failed: ${oneLine(c.error)} | | | | | |`);
         continue;
       }
       const g = c.graft;
-      const tfjs = c.tfjs ? fixed(c.tfjs.medianMs, 2) : c.tfjsError ? `failed: ${oneLine(c.tfjsError)}` : '-';
+      const tfjs = c.tfjs ? fixed(c.tfjs.medianMs, 2) : c.tfjsError && c.tfjsError !== noTfjsPeer ? `failed: ${oneLine(c.tfjsError)}` : 'no peer';
       const pct = g.peakFraction === null ? '-' : `${(100 * g.peakFraction).toFixed(1)}%`;
       const ratio = c.ratio === undefined ? '-' : `${c.ratio.toFixed(2)}x`;
       lines.push(`| ${c.label} | ${c.direction} | ${fixed(g.medianMs, 2)} | ${fixed(g.gflops, 1)} | ${fixed(g.gbps, 1)} | ${pct} | ${tfjs} | ${ratio} |`);

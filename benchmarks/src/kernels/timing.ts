@@ -56,11 +56,12 @@ function asList<T>(value: T | readonly T[] | void): T[] {
  * by watching `gpu.allocate` during `run`); tensors from the case's setup are left alone.
  */
 function runOnce(gpu: Gpu, graft: GraftRun, keep?: (outputs: GpuTensor[]) => Promise<void>): Promise<void> | void {
-  const fresh = new Set<GpuTensor>();
+  // Keyed by buffer: an output may be a reshaped view (a new GpuTensor object) of a fresh allocation.
+  const fresh = new Set<GPUBuffer>();
   const allocate = gpu.allocate;
   gpu.allocate = (...args) => {
     const t = allocate.apply(gpu, args);
-    fresh.add(t);
+    fresh.add(t.buffer);
     return t;
   };
   let outputs: GpuTensor[];
@@ -69,7 +70,10 @@ function runOnce(gpu: Gpu, graft: GraftRun, keep?: (outputs: GpuTensor[]) => Pro
   } finally {
     gpu.allocate = allocate;
   }
-  const releaseFresh = () => gpu.release(...outputs.filter((t) => fresh.has(t)));
+  const releaseFresh = () => {
+    const seen = new Set<GPUBuffer>();
+    gpu.release(...outputs.filter((t) => fresh.has(t.buffer) && !seen.has(t.buffer) && seen.add(t.buffer)));
+  };
   if (!keep) return releaseFresh();
   return keep(outputs).finally(releaseFresh);
 }
@@ -79,6 +83,7 @@ export async function checkFinite(gpu: Gpu, graft: GraftRun): Promise<void> {
   await runOnce(gpu, graft, async (outputs) => {
     if (outputs.length === 0) return; // the case returned nothing to check
     for (const [i, t] of outputs.entries()) {
+      if (t.dtype !== 'f32') continue; // integer outputs (indices, labels) are finite by construction
       const data = await gpu.read(t);
       const bad = data.findIndex((v) => !Number.isFinite(v));
       if (bad >= 0) throw new Error(`output ${i} [${t.shape.join(', ')}] has a non-finite value (${data[bad]}) at index ${bad}`);

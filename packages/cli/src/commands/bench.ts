@@ -26,7 +26,8 @@ export function benchCommand(): Command {
     .addHelpText('after', '\nExamples:\n  graft bench\n  graft bench --filter conv2d\n  graft bench --quick')
     .action(async (options: { filter?: string; quick?: boolean; out?: string }) => {
       const dir = benchmarksDir();
-      const args = ['--import', 'tsx', join(dir, 'src', 'run.ts')];
+      // Case files are TypeScript loaded at run time; the 'source' condition resolves workspace packages to src/.
+      const args = ['--conditions=source', '--import', 'tsx', join(dir, 'src', 'run.ts')];
       if (options.filter) args.push('--filter', options.filter);
       if (options.quick) args.push('--quick');
       if (options.out) args.push('--out', options.out);

@@ -31,7 +31,7 @@ export function demoCommand(): Command {
           for (const r of results) table.push([r.kernel, r.shape, r.maxError.toExponential(2), r.tolerance.toExponential(0), r.ok ? 'ok' : 'FAIL']);
           process.stdout.write(`\n${table.toString()}\n`);
           const seconds = ((performance.now() - started) / 1000).toFixed(1);
-          process.stdout.write(`${results.length - failed.length}/${results.length} kernels match their references (${seconds} s)\n`);
+          process.stdout.write(`${results.length - failed.length}/${results.length} kernel checks match their references (${seconds} s)\n`);
         }
         if (failed.length > 0) throw new Error(`${failed.length} kernel(s) disagree with their reference: ${failed.map((f) => f.kernel).join(', ')}`);
       } finally {

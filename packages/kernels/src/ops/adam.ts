@@ -1,8 +1,9 @@
 /** Fused Adam / AdamW step (torch.optim.Adam and AdamW, amsgrad off). See adam.wgsl. */
 import type { Gpu } from '../runtime/gpu.js';
 import { defineKernel } from '../runtime/kernel.js';
+import { expectPositiveInt } from '../runtime/validate.js';
 import type { GpuTensor, HostTensor } from '../runtime/tensor.js';
-import { dispatchFused, expectInRange, expectStep, packRows, planFusedStep, runFusedStepsOnHost, type HostStepResult } from './optimizerStep.js';
+import { dispatchFused, expectInRange, packRows, planFusedStep, runFusedStepsOnHost, type HostStepResult } from './optimizerStep.js';
 
 const kernel = defineKernel('adam', import.meta.url);
 
@@ -55,7 +56,7 @@ function adamRow(t: AdamTensor, i: number): AdamRow {
   expectInRange('adam', name('options.betas[1]'), betas[1], 0, 1);
   expectInRange('adam', name('options.eps'), eps, 0, Infinity);
   expectInRange('adam', name('options.weightDecay'), weightDecay, 0, Infinity);
-  expectStep('adam', name('step'), t.step);
+  expectPositiveInt('adam', name('step'), t.step);
   const [beta1, beta2] = betas;
   return {
     param_scale: decoupled ? 1 - lr * weightDecay : 1,

@@ -14,7 +14,7 @@
 //
 // Layout and work split: as sgd.wgsl. param, grad, exp_avg (m) and exp_avg_sq (v) are arenas with
 // every tensor at the same offset; one workgroup per chunk-table entry, whose row selects the
-// tensor's hyperparameters; 64 invocations each update 4 vec4s strided by the workgroup width.
+// tensor's hyperparameters; 64 invocations each update up to 16 vec4s strided by the workgroup width (why 16: sgd.wgsl).
 // Padding lanes after a tensor's last element are updated harmlessly (they belong to no tensor).
 
 struct Params {
@@ -52,7 +52,7 @@ struct AdamRow {
 @group(0) @binding(6) var<storage, read_write> exp_avg_sq: array<vec4<f32>>;
 
 const WORKGROUP_SIZE = 64u;
-const VEC4_PER_INVOCATION = 4u;
+const VEC4_PER_INVOCATION = 16u;
 
 @compute @workgroup_size(64, 1, 1)
 fn main(

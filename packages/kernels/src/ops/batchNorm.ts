@@ -1,28 +1,35 @@
 /**
  * Batch normalization over NHWC activations, statistics per channel over N*H*W: training forward
  * (batch statistics, running statistics updated in place), inference forward (running statistics
- * as one per-channel scale/shift), backward in both modes, and folding into a preceding convolution.
- * Kernels: batchNormSquaredDeviations, batchNormFinalize, batchNormApply, batchNormBackwardReduce,
- * batchNormBackwardInput (+ sumRows). See docs/kernels/batchNorm.md.
+ * as one per-channel scale/shift) and backward in both modes.
+ * Kernels: batchNormSquaredDeviations, batchNormFinalize, batchNormApply(Vec4), batchNormBackwardReduce,
+ * batchNormBackwardInput(Vec4) (+ sumRows); the Vec4 variants serve C % 4 == 0.
+ * Folding into a convolution lives in batchNormFold.ts. See docs/kernels/batchNorm.md.
  */
 import type { Gpu } from '../runtime/gpu.js';
 import { KernelArgumentError } from '../runtime/errors.js';
 import { runOnHost } from '../runtime/host.js';
 import { defineKernel } from '../runtime/kernel.js';
-import { shapeToString, type GpuTensor, type HostTensor } from '../runtime/tensor.js';
+import { GpuTensor, shapeToString, type HostTensor } from '../runtime/tensor.js';
 import { activationCode, expectFinite, expectRank, expectShape, groupsFor, type Activation } from '../runtime/validate.js';
 import { sumRows } from './sumRows.js';
 
 const squaredDeviations = defineKernel('batchNormSquaredDeviations', import.meta.url);
 const finalize = defineKernel('batchNormFinalize', import.meta.url);
 const apply = defineKernel('batchNormApply', import.meta.url);
+const applyVec4 = defineKernel('batchNormApplyVec4', import.meta.url);
 const backwardReduce = defineKernel('batchNormBackwardReduce', import.meta.url);
 const backwardInput = defineKernel('batchNormBackwardInput', import.meta.url);
+const backwardInputVec4 = defineKernel('batchNormBackwardInputVec4', import.meta.url);
 
 /** Rows one invocation of a reduction pass walks (as sumRows): long enough to amortise the launch, short enough for many invocations. */
 const rowsPerChunk = 128;
-/** Elements per invocation of the elementwise passes, and invocations per workgroup. */
+/**
+ * Elementwise passes: the scalar kernels compute 4 elements per invocation; when C % 4 == 0 the
+ * vec4 kernels compute 4 vec4s (16 elements), measured 2-5x faster on lavapipe. 64 invocations per workgroup.
+ */
 const elementsPerInvocation = 4;
+const elementsPerVec4Invocation = 16;
 const workgroupSize = 64;
 
 /** PyTorch's defaults. Keras uses eps = 1e-3 and momentum 0.99 in its own convention (see kerasMomentum). */
@@ -103,8 +110,8 @@ function checkOptions(kernel: string, options: BatchNormOptions): { eps: number;
 }
 
 /** Workgroups for an elementwise pass over `size` elements, split over two grid dimensions when needed. */
-function elementwiseGroups(gpu: Gpu, size: number): [number, number] {
-  const groups = groupsFor(size, elementsPerInvocation * workgroupSize);
+function elementwiseGroups(gpu: Gpu, size: number, vec4: boolean): [number, number] {
+  const groups = groupsFor(size, (vec4 ? elementsPerVec4Invocation : elementsPerInvocation) * workgroupSize);
   const x = Math.min(groups, gpu.limits.maxComputeWorkgroupsPerDimension);
   return [x, groupsFor(groups, x)];
 }
@@ -195,10 +202,11 @@ export function batchNormApply(gpu: Gpu, x: GpuTensor, scaleShift: GpuTensor, ac
   const code = activationCode('batchNormApply', activation);
   if (out) expectShape('batchNormApply', 'out', out, x.shape);
   const y = out ?? gpu.allocate(x.shape);
-  gpu.dispatch(apply, {
+  const vec4 = c % 4 === 0;
+  gpu.dispatch(vec4 ? applyVec4 : apply, {
     bindings: [x, scaleShift, y],
-    uniforms: { size: x.size, c, activation: code },
-    workgroups: elementwiseGroups(gpu, x.size),
+    uniforms: vec4 ? { size_vec: x.size / 4, c_vec: c / 4, activation: code } : { size: x.size, c, activation: code },
+    workgroups: elementwiseGroups(gpu, x.size, vec4),
   });
   return y;
 }
@@ -305,9 +313,11 @@ export function batchNormBackward(
   }
 
   if (wanted.x) {
+    const vec4 = c % 4 === 0;
     const placeholder = gpu.placeholder();
     grads.dx = gpu.allocate(x.shape);
-    gpu.dispatch(backwardInput, {
+    const flags = { batch_statistics: batchStatistics ? 1 : 0, has_gamma: saved.gamma ? 1 : 0, count };
+    gpu.dispatch(vec4 ? backwardInputVec4 : backwardInput, {
       bindings: [
         dy,
         x,
@@ -318,8 +328,8 @@ export function batchNormBackward(
         batchStatistics ? sumDyXhat! : placeholder,
         grads.dx,
       ],
-      uniforms: { size: x.size, c, count, batch_statistics: batchStatistics ? 1 : 0, has_gamma: saved.gamma ? 1 : 0 },
-      workgroups: elementwiseGroups(gpu, x.size),
+      uniforms: vec4 ? { ...flags, size_vec: x.size / 4, c_vec: c / 4 } : { ...flags, size: x.size, c },
+      workgroups: elementwiseGroups(gpu, x.size, vec4),
     });
   }
   if (wanted.beta) grads.dbeta = sumDy;
@@ -327,47 +337,6 @@ export function batchNormBackward(
   if (wanted.gamma) grads.dgamma = sumDyXhat;
   else gpu.release(sumDyXhat);
   return grads;
-}
-
-// ---- folding into a preceding convolution (host, float64) -----------------------------------------
-
-export interface FoldableBatchNorm {
-  gamma?: Float32Array | undefined;
-  beta?: Float32Array | undefined;
-  runningMean: Float32Array;
-  runningVar: Float32Array;
-  eps?: number;
-}
-
-/**
- * Folds a frozen (inference-mode) batch norm into the convolution before it:
- *   W'[..., o] = W[..., o] * scale[o],  b'[o] = (b[o] - runningMean[o]) * scale[o] + beta[o],
- *   scale = gamma / sqrt(runningVar + eps).
- * weights are HWIO [k_h, k_w, c_in, c_out] or depthwise [k_h, k_w, c]: in both the channel BN sees is the last axis.
- * Done once at load time, on the host, in float64.
- */
-export function foldBatchNormIntoConv(weights: HostTensor, bias: HostTensor | undefined, bn: FoldableBatchNorm): { weights: HostTensor; bias: HostTensor } {
-  const kernel = 'foldBatchNormIntoConv';
-  if (weights.shape.length !== 4 && weights.shape.length !== 3) {
-    throw new KernelArgumentError(kernel, 'weights', 'rank 4 HWIO [k_h, k_w, c_in, c_out] or rank 3 depthwise [k_h, k_w, c]', shapeToString(weights.shape));
-  }
-  const cOut = weights.shape[weights.shape.length - 1]!;
-  const vectors = { bias: bias?.data, gamma: bn.gamma, beta: bn.beta, runningMean: bn.runningMean, runningVar: bn.runningVar };
-  for (const [name, v] of Object.entries(vectors)) {
-    if (v && v.length !== cOut) throw new KernelArgumentError(kernel, name, `${cOut} values (the last axis of weights)`, `${v.length}`);
-  }
-  if (bias && bias.shape.length !== 1) throw new KernelArgumentError(kernel, 'bias', `shape [${cOut}]`, shapeToString(bias.shape));
-  const eps = bn.eps ?? batchNormDefaults.eps;
-  expectFinite(kernel, 'eps', eps);
-  const scale = new Float64Array(cOut);
-  const foldedBias = new Float32Array(cOut);
-  for (let o = 0; o < cOut; o++) {
-    scale[o] = (bn.gamma ? bn.gamma[o]! : 1) / Math.sqrt(bn.runningVar[o]! + eps);
-    foldedBias[o] = ((bias ? bias.data[o]! : 0) - bn.runningMean[o]!) * scale[o]! + (bn.beta ? bn.beta[o]! : 0);
-  }
-  const folded = new Float32Array(weights.data.length);
-  for (let i = 0; i < folded.length; i++) folded[i] = weights.data[i]! * scale[i % cOut]!;
-  return { weights: { data: folded, shape: weights.shape }, bias: { data: foldedBias, shape: [cOut] } };
 }
 
 // ---- host variants ------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ const cases: Case[] = [
   { name: '7x7 stride 2 same, c_in 5', x: [1, 9, 9, 5], k: [7, 7], cOut: 4, options: { stride: 2, padding: 'same' } },
   { name: '1x3 rectangular, pad [0,0,1,1]', x: [2, 5, 9, 6], k: [1, 3], cOut: 5, options: { padding: [0, 0, 1, 1] } },
   { name: '3x1 stride (1, 2)', x: [1, 8, 7, 4], k: [3, 1], cOut: 12, options: { stride: [1, 2], padding: [1, 1, 0, 0] } },
+  { name: '3x3 stride 2 same, 17 -> 10 channels, 37 wide (several blocks)', x: [1, 3, 37, 17], k: [3, 3], cOut: 10, options: { stride: 2, padding: 'same' } },
+  { name: '3x3 pad 1, 70 wide (several pixel workgroups)', x: [1, 2, 70, 3], k: [3, 3], cOut: 4, options: { padding: 1 } },
   { name: 'kernel covers the whole input', x: [3, 4, 5, 2], k: [4, 5], cOut: 3, options: {} },
 ];
 
@@ -154,7 +156,7 @@ describe('conv2d PyTorch goldens', () => {
 });
 
 describe('conv2d rejects bad arguments before dispatch', () => {
-  it('wrong rank, c_in mismatch, stride 0, kernel larger than the padded input, bad bias', async () => {
+  it('wrong rank, c_in mismatch, stride 0, kernel larger than the padded input, bad bias', () => {
     const x = gpu.allocate([1, 5, 5, 3]);
     const flat = gpu.allocate([5, 5, 3]);
     const weight = gpu.allocate([3, 3, 3, 4]);

@@ -17,9 +17,10 @@ const forwardKernel = defineKernel('conv2d', import.meta.url);
 const inputGradKernel = defineKernel('conv2dBackwardInput', import.meta.url);
 const filterGradKernel = defineKernel('conv2dBackwardFilter', import.meta.url);
 
-// Workgroups are 16 x 4 invocations; each invocation covers 4 channels x 4 pixels (see the .wgsl headers).
-const channelsPerGroup = 16 * 4;
-const pixelsPerGroup = 4 * 4;
+// Every conv kernel: workgroups of 64 invocations, each computing an 8 x 8 register block
+// (8 channels x 8 pixels, or 8 c_in x 8 c_out for dweight); see the .wgsl headers.
+const tile = 8;
+const groupSize = 64;
 /** dweight: enough (block, chunk) invocations to keep every core's SIMD lanes busy, ... */
 const filterTargetInvocations = 8192;
 /** ... but no chunk shorter than this many output rows' worth of pixels, so partial sums stay small. */
@@ -78,6 +79,11 @@ function geometryUniforms(g: Conv2dGeometry): Record<string, number> {
   };
 }
 
+/** Channel blocks side by side in a workgroup: the largest power of two <= min(8, blocks) (see conv2d.wgsl). */
+function channelLanes(blocks: number): number {
+  return blocks >= 8 ? 8 : blocks >= 4 ? 4 : blocks >= 2 ? 2 : 1;
+}
+
 /** A 1x1, stride-1, unpadded convolution is the matmul [n*h*w, c_in] x [c_in, c_out]. */
 function isPointwise(g: Conv2dGeometry & { padBottom: number; padRight: number }): boolean {
   return g.kH === 1 && g.kW === 1 && g.strideH === 1 && g.strideW === 1 && g.padTop + g.padBottom + g.padLeft + g.padRight === 0;
@@ -94,10 +100,13 @@ export function conv2d(gpu: Gpu, x: GpuTensor, weight: GpuTensor, options: Conv2
     return y.reshape(outShape);
   }
   const y = gpu.allocate(outShape);
+  const channelBlocks = groupsFor(g.cOut, tile);
+  const lanes = channelLanes(channelBlocks);
   gpu.dispatch(forwardKernel, {
     bindings: [x, weight, options.bias ?? gpu.placeholder(), y],
     uniforms: { ...geometryUniforms(g), has_bias: options.bias ? 1 : 0, activation },
-    workgroups: [groupsFor(g.cOut, channelsPerGroup), groupsFor(g.wOut, pixelsPerGroup), g.n * g.hOut],
+    workgroups: [groupsFor(channelBlocks, lanes), groupsFor(g.n * g.hOut * groupsFor(g.wOut, tile), groupSize / lanes)],
+    overrides: { co_lanes: lanes },
   });
   return y;
 }
@@ -138,12 +147,12 @@ function conv2dBackwardInput(gpu: Gpu, dy: GpuTensor, weight: GpuTensor, g: Conv
     return dx.reshape(xShape);
   }
   const dx = gpu.allocate(xShape);
-  // Each span of stride_w * 4 columns is covered by stride_w invocations (one per phase).
-  const xBlocks = groupsFor(g.w, g.strideW * 4) * g.strideW;
+  // Each span of stride_w * 8 columns is covered by stride_w invocations (one per phase).
+  const xBlocks = groupsFor(g.w, g.strideW * tile) * g.strideW;
   gpu.dispatch(inputGradKernel, {
     bindings: [dy, weight, dx],
     uniforms: geometryUniforms(g),
-    workgroups: [groupsFor(g.cIn, channelsPerGroup), groupsFor(xBlocks, 4), g.n * g.h],
+    workgroups: [groupsFor(g.cIn, tile), groupsFor(g.n * g.h * xBlocks, groupSize)],
   });
   return dx;
 }
@@ -152,7 +161,7 @@ function conv2dBackwardFilter(gpu: Gpu, dy: GpuTensor, x: GpuTensor, g: Conv2dGe
   const weightShape = [g.kH, g.kW, g.cIn, g.cOut];
   const weightSize = g.kH * g.kW * g.cIn * g.cOut;
   const rows = g.n * g.hOut;
-  const blocks = g.kH * g.kW * groupsFor(g.cIn, 4) * groupsFor(g.cOut, 4);
+  const blocks = g.kH * g.kW * groupsFor(g.cIn, tile) * groupsFor(g.cOut, tile);
   const maxChunks = Math.max(1, Math.floor((rows * g.wOut) / filterMinPixelsPerChunk));
   const wantChunks = Math.min(rows, maxChunks, Math.max(1, Math.ceil(filterTargetInvocations / blocks)));
   const rowsPerChunk = Math.ceil(rows / wantChunks);
@@ -161,7 +170,7 @@ function conv2dBackwardFilter(gpu: Gpu, dy: GpuTensor, x: GpuTensor, g: Conv2dGe
   gpu.dispatch(filterGradKernel, {
     bindings: [x, dy, partial],
     uniforms: { ...geometryUniforms(g), rows_per_chunk: rowsPerChunk, chunks },
-    workgroups: [groupsFor(g.cOut, channelsPerGroup), groupsFor(g.cIn, 16), g.kH * g.kW * chunks],
+    workgroups: [groupsFor(blocks * chunks, groupSize)],
   });
   if (chunks === 1) return partial;
   const dweight = sumRows(gpu, partial, weightSize).reshape(weightShape);

@@ -7,10 +7,13 @@
 // Layouts: x NHWC [n, h, w, c_in]; dy NHWC [n, h_out, w_out, c_out];
 // partial [chunks, k_h, k_w, c_in, c_out] (HWIO per chunk).
 //
-// Work split: invocation (gid.x, gid.y, gid.z) owns a TILE_CI x TILE_CO = 4 x 4 block of one tap
-// (ky, kx) — co0 = 4 gid.x, ci0 = 4 gid.y, gid.z = tap * chunks + chunk — and sums it over the
-// rows_per_chunk output rows (b, oy) of its chunk. For each pixel: one x vec4 (4 contiguous c_in) and
-// one dy vec4 (4 contiguous c_out), 4 vec4 FMAs (an outer product). Per tap the range of ox whose ix
+// Work split: invocation gid.x owns a TILE_CI x TILE_CO = 8 x 8 block of one tap (ky, kx); gid.x
+// enumerates (chunk, tap, ci block, co block) row-major, co block fastest, in a 1-D grid so that no
+// lane of a SIMD vector idles when c_in or c_out is small (see conv2d.wgsl). It sums its block over the
+// rows_per_chunk output rows (b, oy) of its chunk. For each pixel: 8 contiguous x values and 8
+// contiguous dy values, 16 vec4 FMAs (an outer product): 64 multiply-adds per 16 loads, the block
+// size measured fastest for the forward kernel (loads dominate on lavapipe). With c_in = 3 (an RGB
+// stem) 5 of 8 rows are clamped duplicates: wasted work, but a small share of a network's dweight. Per tap the range of ox whose ix
 // lands inside the image is computed once, so the pixel loop has no bounds tests. Chunking keeps
 // enough invocations busy when the weight is small (7x7x3x64 has 588 blocks) while bounding each
 // invocation's serial loop; the launcher picks chunks so that partials stay small.
@@ -40,19 +43,22 @@ struct Params {
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 
-const TILE_CI = 4u;
-const TILE_CO = 4u;
+const TILE_CI = 8u;
+const TILE_CO4 = 2u; // output channels in vec4s: TILE_CO = 8
+const TILE_CO = 4u * TILE_CO4;
 
-@compute @workgroup_size(16, 4, 1)
+@compute @workgroup_size(64, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let co0 = gid.x * TILE_CO;
-  let ci0 = gid.y * TILE_CI;
   let taps = params.k_h * params.k_w;
-  if (co0 >= params.c_out || ci0 >= params.c_in || gid.z >= taps * params.chunks) {
+  let co_blocks = (params.c_out + TILE_CO - 1u) / TILE_CO;
+  let ci_blocks = (params.c_in + TILE_CI - 1u) / TILE_CI;
+  let co0 = (gid.x % co_blocks) * TILE_CO;
+  let ci0 = (gid.x / co_blocks % ci_blocks) * TILE_CI;
+  let tap = gid.x / (co_blocks * ci_blocks) % taps;
+  let chunk = gid.x / (co_blocks * ci_blocks * taps);
+  if (chunk >= params.chunks) {
     return;
   }
-  let tap = gid.z / params.chunks;
-  let chunk = gid.z % params.chunks;
   let ky = tap / params.k_w;
   let kx = tap % params.k_w;
   let c_in = params.c_in;
@@ -60,34 +66,45 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let sw = i32(params.stride_w);
 
   // Channel offsets clamped to valid addresses; results for channels past the edge are discarded.
-  let ci = vec4<u32>(min(ci0, c_in - 1u), min(ci0 + 1u, c_in - 1u), min(ci0 + 2u, c_in - 1u), min(ci0 + 3u, c_in - 1u));
-  let co = vec4<u32>(min(co0, c_out - 1u), min(co0 + 1u, c_out - 1u), min(co0 + 2u, c_out - 1u), min(co0 + 3u, c_out - 1u));
+  var ci: array<u32, TILE_CI>;
+  for (var i = 0u; i < TILE_CI; i++) {
+    ci[i] = min(ci0 + i, c_in - 1u);
+  }
+  var co: array<vec4<u32>, TILE_CO4>;
+  for (var j = 0u; j < TILE_CO4; j++) {
+    let c = co0 + 4u * j;
+    co[j] = vec4<u32>(min(c, c_out - 1u), min(c + 1u, c_out - 1u), min(c + 2u, c_out - 1u), min(c + 3u, c_out - 1u));
+  }
 
   // Output columns ox whose input column ix = ox * stride_w + shift is inside [0, w).
   let shift = i32(kx * params.dilation_w) - i32(params.pad_left);
   let ox_first = select(0, (-shift + sw - 1) / sw, shift < 0);
   let ox_end = min(i32(params.w_out), select(0, (i32(params.w) - 1 - shift) / sw + 1, i32(params.w) - 1 - shift >= 0));
 
-  var acc: array<vec4<f32>, TILE_CI>;
+  var acc: array<array<vec4<f32>, TILE_CO4>, TILE_CI>;
   let row_first = chunk * params.rows_per_chunk;
   let row_end = min(row_first + params.rows_per_chunk, params.n * params.h_out);
   for (var r = row_first; r < row_end; r++) {
     let b = r / params.h_out;
     let oy = r % params.h_out;
     let iy = i32(oy * params.stride_h + ky * params.dilation_h) - i32(params.pad_top);
-    if (iy < 0 || iy >= i32(params.h)) {
+    if (iy < 0 || iy >= i32(params.h) || ox_first >= ox_end) {
       continue;
     }
     var x_at = ((b * params.h + u32(iy)) * params.w + u32(ox_first * sw + shift)) * c_in;
     var dy_at = (r * params.w_out + u32(ox_first)) * c_out;
     let x_step = u32(sw) * c_in;
     for (var ox = ox_first; ox < ox_end; ox++) {
-      let xv = vec4<f32>(x[x_at + ci.x], x[x_at + ci.y], x[x_at + ci.z], x[x_at + ci.w]);
-      let gv = vec4<f32>(dy[dy_at + co.x], dy[dy_at + co.y], dy[dy_at + co.z], dy[dy_at + co.w]);
-      acc[0] = fma(vec4<f32>(xv.x), gv, acc[0]);
-      acc[1] = fma(vec4<f32>(xv.y), gv, acc[1]);
-      acc[2] = fma(vec4<f32>(xv.z), gv, acc[2]);
-      acc[3] = fma(vec4<f32>(xv.w), gv, acc[3]);
+      var gv: array<vec4<f32>, TILE_CO4>;
+      for (var j = 0u; j < TILE_CO4; j++) {
+        gv[j] = vec4<f32>(dy[dy_at + co[j].x], dy[dy_at + co[j].y], dy[dy_at + co[j].z], dy[dy_at + co[j].w]);
+      }
+      for (var i = 0u; i < TILE_CI; i++) {
+        let xv = vec4<f32>(x[x_at + ci[i]]);
+        for (var j = 0u; j < TILE_CO4; j++) {
+          acc[i][j] = fma(xv, gv[j], acc[i][j]);
+        }
+      }
       x_at += x_step;
       dy_at += c_out;
     }
@@ -98,9 +115,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (ci0 + i >= c_in) {
       break;
     }
-    for (var j = 0u; j < TILE_CO; j++) {
-      if (co0 + j < c_out) {
-        partial[(out_at + ci0 + i) * c_out + co0 + j] = acc[i][j];
+    let row_at = (out_at + ci0 + i) * c_out + co0;
+    for (var j = 0u; j < TILE_CO4; j++) {
+      for (var k = 0u; k < 4u; k++) {
+        if (co0 + 4u * j + k < c_out) {
+          partial[row_at + 4u * j + k] = acc[i][j][k];
+        }
       }
     }
   }

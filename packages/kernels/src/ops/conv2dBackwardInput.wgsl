@@ -5,13 +5,16 @@
 //
 // Layouts: dy NHWC [n, h_out, w_out, c_out]; weight HWIO [k_h, k_w, c_in, c_out]; dx NHWC [n, h, w, c_in].
 //
-// Work split: invocation (gid.x, gid.y, gid.z) computes TILE_CI = 4 input channels (one vec4) for
-// TILE_X input pixels of one row (b, iy) = gid.z. The pixels are stride_w apart, ix = base + p * stride_w,
+// Work split: invocation computes TILE_CI = 8 input channels (two vec4s) for TILE_X = 8 input pixels
+// of one row (b, iy): ci0 = 8 workgroup_id.x, and 64 workgroup_id.y + local_invocation_id.x
+// enumerates (b, iy, x block) row-major, so lanes run along pixels and the channel block varies
+// fastest across workgroups (see conv2d.wgsl for why). The pixels are stride_w apart, ix = base + p * stride_w,
 // so they share the remainder (ix + pad_left - kx * dilation_w) mod stride_w: for every kx either all
 // of them receive a contribution (from TILE_X neighbouring dy pixels) or none does, and the test is
-// uniform. gid.y enumerates, per span of stride_w * TILE_X columns, the stride_w phases of that span.
-// Per (ky, kx, co): 4 weight loads (HWIO rows c_out apart) + TILE_X dy loads for TILE_X vec4 FMAs.
-// No workgroup memory, for the same reason as conv2d.wgsl (lavapipe barriers are expensive).
+// uniform. The x blocks enumerate, per span of stride_w * TILE_X columns, the stride_w phases of that span.
+// Per (ky, kx, co): 8 weight loads (HWIO rows c_out apart) + 8 dy loads for 16 vec4 FMAs; the 8 x 8
+// block size is the one measured fastest for the forward kernel (see conv2d.wgsl): loads dominate on
+// lavapipe. No workgroup memory, for the same reason as conv2d.wgsl (lavapipe barriers are expensive).
 
 struct Params {
   n: u32,
@@ -36,33 +39,37 @@ struct Params {
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
-const TILE_CI = 4u;
-const TILE_X = 4u;
+const TILE_CI4 = 2u; // input channels in vec4s: TILE_CI = 8
+const TILE_CI = 4u * TILE_CI4;
+const TILE_X = 8u;
 
-@compute @workgroup_size(16, 4, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let ci0 = gid.x * TILE_CI;
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let pixel_block = wid.y * 64u + lid.x;
   let sw = params.stride_w;
-  let span = gid.y / sw;
-  let phase = gid.y % sw;
+  let x_blocks = (params.w + sw * TILE_X - 1u) / (sw * TILE_X) * sw;
+  let in_row = pixel_block / x_blocks; // b * h + iy
+  let x_block = pixel_block % x_blocks;
+  let span = x_block / sw;
+  let phase = x_block % sw;
   let ix0 = span * sw * TILE_X + phase;
-  if (ci0 >= params.c_in || ix0 >= params.w || gid.z >= params.n * params.h) {
+  let ci0 = wid.x * TILE_CI;
+  if (ci0 >= params.c_in || ix0 >= params.w || in_row >= params.n * params.h) {
     return;
   }
-  let b = gid.z / params.h;
-  let iy = gid.z % params.h;
+  let b = in_row / params.h;
+  let iy = in_row % params.h;
   let c_in = params.c_in;
   let c_out = params.c_out;
 
-  // Offsets of the 4 input channels' weight rows, clamped so loads stay in bounds.
-  let ci_row = vec4<u32>(
-    min(ci0, c_in - 1u) * c_out,
-    min(ci0 + 1u, c_in - 1u) * c_out,
-    min(ci0 + 2u, c_in - 1u) * c_out,
-    min(ci0 + 3u, c_in - 1u) * c_out,
-  );
+  // Offsets of the input channels' weight rows, clamped so loads stay in bounds.
+  var ci_row: array<vec4<u32>, TILE_CI4>;
+  for (var j = 0u; j < TILE_CI4; j++) {
+    let c = ci0 + 4u * j;
+    ci_row[j] = vec4<u32>(min(c, c_in - 1u), min(c + 1u, c_in - 1u), min(c + 2u, c_in - 1u), min(c + 3u, c_in - 1u)) * c_out;
+  }
 
-  var acc: array<vec4<f32>, TILE_X>;
+  var acc: array<array<vec4<f32>, TILE_CI4>, TILE_X>;
   for (var ky = 0u; ky < params.k_h; ky++) {
     let ty = i32(iy + params.pad_top) - i32(ky * params.dilation_h);
     if (ty < 0 || ty % i32(params.stride_h) != 0) {
@@ -88,10 +95,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       }
       let w_at = (ky * params.k_w + kx) * c_in * c_out;
       for (var co = 0u; co < c_out; co++) {
-        let wv = vec4<f32>(weight[w_at + ci_row.x + co], weight[w_at + ci_row.y + co], weight[w_at + ci_row.z + co], weight[w_at + ci_row.w + co]);
+        var wv: array<vec4<f32>, TILE_CI4>;
+        for (var j = 0u; j < TILE_CI4; j++) {
+          let r = ci_row[j] + vec4<u32>(w_at + co);
+          wv[j] = vec4<f32>(weight[r.x], weight[r.y], weight[r.z], weight[r.w]);
+        }
         for (var p = 0u; p < TILE_X; p++) {
-          let g = select(0.0, dy[dy_at[p] + co], inside[p]);
-          acc[p] = fma(vec4<f32>(g), wv, acc[p]);
+          let g = vec4<f32>(select(0.0, dy[dy_at[p] + co], inside[p]));
+          for (var j = 0u; j < TILE_CI4; j++) {
+            acc[p][j] = fma(g, wv[j], acc[p][j]);
+          }
         }
       }
     }
@@ -102,10 +115,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (ix >= params.w) {
       break;
     }
-    let dx_at = (gid.z * params.w + ix) * c_in;
-    for (var j = 0u; j < TILE_CI; j++) {
-      if (ci0 + j < c_in) {
-        dx[dx_at + ci0 + j] = acc[p][j];
+    let dx_at = (in_row * params.w + ix) * c_in + ci0;
+    for (var j = 0u; j < TILE_CI4; j++) {
+      for (var i = 0u; i < 4u; i++) {
+        if (ci0 + 4u * j + i < c_in) {
+          dx[dx_at + 4u * j + i] = acc[p][j][i];
+        }
       }
     }
   }

@@ -30,7 +30,7 @@ interface Case {
 
 const cases: Case[] = [
   { n: 1, h: 1, w: 1, c: 1, k: [1, 1], options: {} },
-  { n: 1, h: 7, w: 5, c: 3, k: [3, 3], options: { padding: 'same' } },
+  { n: 1, h: 7, w: 5, c: 3, k: [3, 3], options: { padding: 'same' } }, // k_w = 3, stride_w 1: the register-row path
   { n: 2, h: 9, w: 7, c: 5, k: [3, 3], options: { stride: 2, padding: 'same' } }, // stride 2 on odd input
   { n: 1, h: 8, w: 8, c: 4, k: [3, 3], options: { stride: 2, padding: 'same' } }, // TF-same puts the odd pixel bottom/right
   { n: 1, h: 6, w: 9, c: 7, k: [5, 5], options: { padding: 'same' } },
@@ -39,6 +39,7 @@ const cases: Case[] = [
   { n: 2, h: 11, w: 13, c: 32, k: [3, 3], options: { padding: 'same' } },
   { n: 1, h: 5, w: 9, c: 13, k: [3, 5], options: { stride: [2, 1] } }, // valid, non-square kernel and stride
   { n: 2, h: 6, w: 5, c: 8, k: [3, 3], options: { stride: 3, padding: 1 } },
+  { n: 1, h: 7, w: 11, c: 6, k: [5, 3], options: { stride: [1, 2], padding: [2, 2, 1, 0] } }, // k_w = 3 with stride_w 2 and k_h 5: the generic loop
 ];
 
 function dimsOf(t: Case): DepthwiseDims {

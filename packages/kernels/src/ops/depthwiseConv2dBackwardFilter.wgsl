@@ -59,7 +59,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let sw = params.stride_w;
   var ox_begin = 0u;
   if (params.pad_left > kx) {
-    ox_begin = (params.pad_left - kx) / sw;
+    ox_begin = (params.pad_left - kx + sw - 1u) / sw;
   }
   var ox_end = 0u;
   if (params.w + params.pad_left > kx) {
@@ -70,22 +70,27 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let rows = params.n * params.h_out;
   let first = chunk * params.rows_per_chunk;
   let last = min(first + params.rows_per_chunk, rows);
+  // (b, oy) of row r advance incrementally: a division per row would run lane by lane on lavapipe.
+  var b = first / params.h_out;
+  var oy = first % params.h_out;
   var acc = vec4<f32>(0.0);
   for (var r = first; r < last; r++) {
-    let b = r / params.h_out;
-    let oy = r % params.h_out;
     let iy = i32(oy * params.stride_h + ky) - i32(params.pad_top);
-    if (iy < 0 || iy >= i32(params.h)) {
-      continue;
+    if (iy >= 0 && iy < i32(params.h)) {
+      var dy_at = (r * params.w_out + ox_begin) * c;
+      var x_at = ((b * params.h + u32(iy)) * params.w + ox_begin * sw + kx - params.pad_left) * c;
+      for (var ox = ox_begin; ox < ox_end; ox++) {
+        let gv = vec4<f32>(dy[dy_at + ch.x], dy[dy_at + ch.y], dy[dy_at + ch.z], dy[dy_at + ch.w]);
+        let xv = vec4<f32>(x[x_at + ch.x], x[x_at + ch.y], x[x_at + ch.z], x[x_at + ch.w]);
+        acc = fma(gv, xv, acc);
+        dy_at += c;
+        x_at += x_step;
+      }
     }
-    var dy_at = (r * params.w_out + ox_begin) * c;
-    var x_at = ((b * params.h + u32(iy)) * params.w + ox_begin * sw + kx - params.pad_left) * c;
-    for (var ox = ox_begin; ox < ox_end; ox++) {
-      let gv = vec4<f32>(dy[dy_at + ch.x], dy[dy_at + ch.y], dy[dy_at + ch.z], dy[dy_at + ch.w]);
-      let xv = vec4<f32>(x[x_at + ch.x], x[x_at + ch.y], x[x_at + ch.z], x[x_at + ch.w]);
-      acc = fma(gv, xv, acc);
-      dy_at += c;
-      x_at += x_step;
+    oy += 1u;
+    if (oy == params.h_out) {
+      oy = 0u;
+      b += 1u;
     }
   }
 

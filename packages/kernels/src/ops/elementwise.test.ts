@@ -2,7 +2,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../runtime/gpu.js';
 import { KernelArgumentError } from '../runtime/errors.js';
 import { expectClose, finiteDifferenceTolerance, numericGradient, randomTensor, testGpu } from '../testing/index.js';
-import { binary, binaryBackwardHost, binaryHost, fillHost, unary, unaryBackwardHost, unaryHost, type BinaryOp, type UnaryOp } from './elementwise.js';
+import { activationBackwardHost, activationHost } from './activation.js';
+import { addActivationHost } from './addActivation.js';
+import { binary, binaryBackwardHost, binaryHost, fillHost, flatWorkgroups, unary, unaryBackwardHost, unaryHost, type BinaryOp, type UnaryOp } from './elementwise.js';
+import { globalAvgPoolBackwardHost, globalAvgPoolHost } from './globalAvgPool.js';
+import { maxPool2dBackward, maxPool2dWithArgmax } from './maxPool2d.js';
+import { globalAvgPoolBackwardRef, globalAvgPoolRef } from './globalAvgPool.ref.js';
+import { maxPool2dBackwardRef, maxPool2dRef } from './maxPool2d.ref.js';
+import { activationRef } from './activation.ref.js';
 import { binaryBackwardRef, binaryRef, unaryBackwardRef, unaryRef } from './elementwise.ref.js';
 
 // One f32 operation per element: exp/log/sqrt are within a few ulp on Vulkan (~4e-7 relative);
@@ -124,6 +131,65 @@ describe('binary backward', () => {
       });
     }
   }
+});
+
+describe('flat kernels on a two-dimensional workgroup grid', () => {
+  // Real tensors reach the 65,535-workgroup limit only past 16.7 M elements; lowering the limit the
+  // launchers see to 5 sends small tensors through the same folded-grid path.
+  async function withWorkgroupLimit<T>(limit: number, body: () => Promise<T>): Promise<T> {
+    const real = gpu.device.limits;
+    const lowered = new Proxy(real, {
+      get: (target, key) => (key === 'maxComputeWorkgroupsPerDimension' ? limit : (target as never)[key]),
+    });
+    Object.defineProperty(gpu, 'limits', { value: lowered, configurable: true });
+    try {
+      return await body();
+    } finally {
+      delete (gpu as { limits?: unknown }).limits;
+    }
+  }
+
+  it('flatWorkgroups splits into full rows past the limit', async () => {
+    await withWorkgroupLimit(5, async () => {
+      expect(flatWorkgroups(gpu, 64 * 5)).toEqual([5, 1]);
+      expect(flatWorkgroups(gpu, 64 * 5 + 1)).toEqual([5, 2]);
+      expect(flatWorkgroups(gpu, 64 * 23)).toEqual([5, 5]);
+    });
+  });
+
+  it('every kernel folds the grid back to the right elements', async () => {
+    const shape = [3, 9, 11, 13]; // 3861 elements: 16 groups of 256 -> a [5, 4] grid with a ragged last row
+    const x = randomTensor(41, shape, -8, 8);
+    const x2 = randomTensor(42, shape, -8, 8);
+    await withWorkgroupLimit(5, async () => {
+      expectClose((await unaryHost(gpu, 'neg', x)).data, unaryRef('neg', x.data), elementTolerance, 'unary');
+      expectClose((await binaryHost(gpu, 'sub', x, x2)).data, binaryRef('sub', x.data, x2.data), elementTolerance, 'binary');
+      const y = await activationHost(gpu, x, 'relu6');
+      expectClose(y.data, activationRef(x.data, 'relu6'), elementTolerance, 'activation');
+      expectClose((await activationBackwardHost(gpu, x2, y, 'relu6')).data, x2.data.map((g, i) => (y.data[i]! > 0 && y.data[i]! < 6 ? g : 0)), elementTolerance, 'activationBackward');
+      expectClose((await addActivationHost(gpu, x, x2, 'relu')).data, binaryRef('add', x.data, x2.data).map((v) => Math.max(v, 0)), { rtol: 1.2e-7, atol: 0 }, 'addActivation');
+      // GAP has one invocation per (image, channel group): 400 images x 1 group = 7 workgroups.
+      const images = randomTensor(43, [400, 2, 2, 3]);
+      expectClose((await globalAvgPoolHost(gpu, images)).data, globalAvgPoolRef(images.data, 400, 2, 2, 3), reductionTolerance, 'globalAvgPool');
+      const dyImages = randomTensor(44, [400, 3]);
+      expectClose((await globalAvgPoolBackwardHost(gpu, dyImages, [400, 2, 2, 3])).data, globalAvgPoolBackwardRef(dyImages.data, 400, 2, 2, 3), elementTolerance, 'globalAvgPoolBackward');
+    });
+    // maxPool2d 1x40x40x5, 3x3/2 same: the forward has 10*10 blocks of 2x2 outputs * 2 channel groups
+    // = 200 invocations (4 workgroups: [3, 2] under a limit of 3); the backward 20*20 blocks of 2x2
+    // inputs * 2 = 800 (13 workgroups: [5, 3] under a limit of 5).
+    const g = { n: 1, h: 40, w: 40, c: 5, kH: 3, kW: 3, strideH: 2, strideW: 2, padTop: 0, padBottom: 1, padLeft: 0, padRight: 1 };
+    const options = { kernelSize: 3, stride: 2, padding: 'same' } as const;
+    const px = randomTensor(45, [1, 40, 40, 5]);
+    const pdy = randomTensor(46, [1, 20, 20, 5]);
+    const x3 = gpu.upload(px.data, px.shape);
+    const dy3 = gpu.upload(pdy.data, pdy.shape);
+    const { y: pooled, argmax } = await withWorkgroupLimit(3, async () => maxPool2dWithArgmax(gpu, x3, options));
+    const dx = await withWorkgroupLimit(5, async () => maxPool2dBackward(gpu, dy3, argmax, px.shape, options));
+    const want = maxPool2dRef(px.data, g);
+    expectClose(await gpu.read(pooled), want.y, { rtol: 0, atol: 0 }, 'maxPool2d');
+    expectClose(await gpu.read(dx), maxPool2dBackwardRef(pdy.data, want.winner, px.data.length), { rtol: 1e-6, atol: 1e-7 }, 'maxPool2dBackward');
+    gpu.release(x3, dy3, pooled, argmax, dx);
+  });
 });
 
 describe('elementwise ops reject bad arguments before dispatch', () => {

@@ -2,8 +2,9 @@
 import type { Gpu } from '../runtime/gpu.js';
 import { KernelArgumentError } from '../runtime/errors.js';
 import { defineKernel } from '../runtime/kernel.js';
-import type { GpuTensor, HostTensor } from '../runtime/tensor.js';
-import { dispatchFused, expectInRange, expectStep, packRows, planFusedStep, runFusedStepsOnHost, type HostStepResult } from './optimizerStep.js';
+import { expectPositiveInt } from '../runtime/validate.js';
+import { GpuTensor, type HostTensor } from '../runtime/tensor.js';
+import { dispatchFused, expectInRange, packRows, planFusedStep, runFusedStepsOnHost, type HostStepResult } from './optimizerStep.js';
 
 const kernel = defineKernel('sgd', import.meta.url);
 
@@ -44,7 +45,7 @@ function sgdRow(t: SgdTensor, i: number): SgdRow {
   expectInRange('sgd', name('options.momentum'), momentum, 0, Infinity);
   expectInRange('sgd', name('options.dampening'), dampening, 0, 1, true);
   expectInRange('sgd', name('options.weightDecay'), weightDecay, 0, Infinity);
-  expectStep('sgd', name('step'), t.step);
+  expectPositiveInt('sgd', name('step'), t.step);
   if (nesterov && (momentum <= 0 || dampening !== 0)) {
     throw new KernelArgumentError('sgd', name('options.nesterov'), 'momentum > 0 and dampening = 0 (as torch.optim.SGD requires)', `momentum ${momentum}, dampening ${dampening}`);
   }
@@ -59,6 +60,11 @@ function sgdRow(t: SgdTensor, i: number): SgdRow {
   };
 }
 
+/** The 16-byte placeholder seen as one vec4: the smallest binding an array<vec4<f32>> accepts. */
+function placeholderVec4(gpu: Gpu): GpuTensor {
+  return new GpuTensor(gpu.placeholder().buffer, [4]);
+}
+
 /** Updates every parameter (and momentum buffer) in place with one dispatch. */
 export function sgdStep(gpu: Gpu, tensors: readonly SgdTensor[]): void {
   const rows = tensors.map(sgdRow);
@@ -69,7 +75,7 @@ export function sgdStep(gpu: Gpu, tensors: readonly SgdTensor[]): void {
     ['momentumBuffer'],
   );
   const spans = plan.spans;
-  dispatchFused(gpu, kernel, plan, packRows(rows, rowFields), [spans.param!, spans.grad!, spans.momentumBuffer ?? gpu.placeholder()]);
+  dispatchFused(gpu, kernel, plan, packRows(rows, rowFields), [spans.param!, spans.grad!, spans.momentumBuffer ?? placeholderVec4(gpu)]);
 }
 
 export interface SgdHostTensor {

@@ -5,7 +5,8 @@
 import type { Gpu } from '../runtime/gpu.js';
 import { runOnHost } from '../runtime/host.js';
 import { defineKernel } from '../runtime/kernel.js';
-import type { GpuTensor, HostTensor } from '../runtime/tensor.js';
+import { KernelArgumentError } from '../runtime/errors.js';
+import { shapeToString, type GpuTensor, type HostTensor } from '../runtime/tensor.js';
 import { expectPositiveInt, groupsFor } from '../runtime/validate.js';
 
 const kernel = defineKernel('sumRows', import.meta.url);
@@ -15,7 +16,7 @@ const rowsPerChunk = 128;
 export function sumRows(gpu: Gpu, x: GpuTensor, cols: number, scale = 1): GpuTensor {
   expectPositiveInt('sumRows', 'cols', cols);
   if (x.size % cols !== 0) {
-    throw new Error(`sumRows: argument 'x' expected a size divisible by cols=${cols}, found ${x.size}`);
+    throw new KernelArgumentError('sumRows', 'x', `a size divisible by cols = ${cols}`, `size ${x.size} ${shapeToString(x.shape)}`);
   }
   let rows = x.size / cols;
   let input = x;

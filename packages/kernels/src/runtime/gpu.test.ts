@@ -33,8 +33,9 @@ describe('Gpu context', () => {
     const u = gpu.upload(new Uint32Array([0, 4294967295, 7]), [3]);
     const i = gpu.upload(new Int32Array([-1, 2, -3]), [3]);
     expect(Array.from(await gpu.read(f))).toEqual([1.5, -2, 3]);
-    expect(Array.from(await gpu.read(u))).toEqual([0, 4294967295, 7]);
-    expect(Array.from(await gpu.read(i))).toEqual([-1, 2, -3]);
+    expect(Array.from(await gpu.readUint32(u))).toEqual([0, 4294967295, 7]);
+    expect(Array.from(await gpu.readInt32(i))).toEqual([-1, 2, -3]);
+    await expect(gpu.read(u)).rejects.toThrow(/read: argument 'tensor' expected dtype f32/);
     gpu.release(f, u, i);
   });
 

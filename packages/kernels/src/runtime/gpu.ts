@@ -22,8 +22,6 @@ export interface DispatchSpec {
   overrides?: OverrideConstants;
 }
 
-type TypedArrayFor<D extends DType> = D extends 'f32' ? Float32Array : D extends 'u32' ? Uint32Array : Int32Array;
-
 const storageUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 export class Gpu {
@@ -90,9 +88,23 @@ export class Gpu {
     this.device.queue.writeBuffer(tensor.buffer, tensor.byteOffset, data.buffer, data.byteOffset, data.byteLength);
   }
 
-  async read<D extends DType = 'f32'>(tensor: GpuTensor & { dtype: D }): Promise<TypedArrayFor<D>>;
-  async read(tensor: GpuTensor): Promise<Float32Array | Uint32Array | Int32Array>;
-  async read(tensor: GpuTensor): Promise<Float32Array | Uint32Array | Int32Array> {
+  /** Copies an f32 tensor back to the host (flushes pending work first). */
+  async read(tensor: GpuTensor): Promise<Float32Array> {
+    if (tensor.dtype !== 'f32') throw new KernelArgumentError('read', 'tensor', 'dtype f32 (use readUint32/readInt32)', `dtype ${tensor.dtype}`);
+    return new Float32Array(await this.readBytes(tensor));
+  }
+
+  async readUint32(tensor: GpuTensor): Promise<Uint32Array> {
+    if (tensor.dtype !== 'u32') throw new KernelArgumentError('readUint32', 'tensor', 'dtype u32', `dtype ${tensor.dtype}`);
+    return new Uint32Array(await this.readBytes(tensor));
+  }
+
+  async readInt32(tensor: GpuTensor): Promise<Int32Array> {
+    if (tensor.dtype !== 'i32') throw new KernelArgumentError('readInt32', 'tensor', 'dtype i32', `dtype ${tensor.dtype}`);
+    return new Int32Array(await this.readBytes(tensor));
+  }
+
+  private async readBytes(tensor: GpuTensor): Promise<ArrayBuffer> {
     const staging = this.device.createBuffer({ size: tensor.byteLength, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.commandEncoder().copyBufferToBuffer(tensor.buffer, tensor.byteOffset, staging, 0, tensor.byteLength);
     this.flush();
@@ -101,7 +113,7 @@ export class Gpu {
       await this.sync();
       const bytes = staging.getMappedRange().slice(0);
       staging.unmap();
-      return tensor.dtype === 'u32' ? new Uint32Array(bytes) : tensor.dtype === 'i32' ? new Int32Array(bytes) : new Float32Array(bytes);
+      return bytes;
     } finally {
       staging.destroy();
     }
@@ -186,9 +198,12 @@ export class Gpu {
     return this.encoder;
   }
 
-  /** A one-element tensor bound where a kernel's optional input (e.g. bias) is absent. */
+  /**
+   * A tensor bound where a kernel's optional input (e.g. bias) is absent. Four floats, so it also
+   * satisfies the 16-byte minimum binding size of kernels that read `array<vec4<f32>>`.
+   */
   placeholder(): GpuTensor {
-    this.placeholderTensor ??= new GpuTensor(this.device.createBuffer({ size: 16, usage: storageUsage() }), [1]);
+    this.placeholderTensor ??= new GpuTensor(this.device.createBuffer({ size: 16, usage: storageUsage() }), [4]);
     return this.placeholderTensor;
   }
 

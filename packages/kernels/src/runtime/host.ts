@@ -19,9 +19,9 @@ export async function runOnHost<I extends Record<string, HostTensor | undefined>
   let outputs: O | undefined;
   try {
     outputs = run(uploaded as never);
-    if (isTensor(outputs)) return { data: (await gpu.read(outputs)) as Float32Array, shape: outputs.shape } as HostOutputs<O>;
+    if (isTensor(outputs)) return { data: await gpu.read(outputs), shape: outputs.shape } as HostOutputs<O>;
     const result: Record<string, HostTensor | undefined> = {};
-    for (const [name, t] of Object.entries(outputs) as [string, GpuTensor | undefined][]) result[name] = t ? { data: (await gpu.read(t)) as Float32Array, shape: t.shape } : undefined;
+    for (const [name, t] of Object.entries(outputs) as [string, GpuTensor | undefined][]) result[name] = t ? { data: await gpu.read(t), shape: t.shape } : undefined;
     return result as HostOutputs<O>;
   } finally {
     const inputTensors = new Set(Object.values(uploaded));
