@@ -25,6 +25,15 @@ if [ "$(uname -s)" != Linux ] || [ "$(uname -m)" != x86_64 ]; then
   exit 0
 fi
 
+# A machine with a GPU uses its own drivers (the device layer tries them first when it sees one).
+if [ -e /dev/nvidia0 ] || ls /dev/dri/renderD* >/dev/null 2>&1; then
+  if [ "${GRAFT_ADAPTER:-auto}" != software ]; then
+    say "a GPU device node is present: using the system's Vulkan drivers, no software driver set up"
+    say "(set GRAFT_ADAPTER=software to set up and use lavapipe anyway)"
+    exit 0
+  fi
+fi
+
 # 1. The Vulkan loader: the one runtime library a fresh Debian machine of this kind lacks.
 if ! vulkan_loader_present; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -44,9 +53,15 @@ if [ -e "$lvp_lib" ]; then
 fi
 
 if ! command -v apt-get >/dev/null || ! grep -qs 'bookworm' /etc/os-release; then
-  fail "no cached driver and this is not Debian 12 (bookworm), so Mesa $MESA_VERSION cannot be fetched here.
-    Install Mesa >= 24 with lavapipe (package mesa-vulkan-drivers) from your distribution, or run on a
-    machine with a GPU. graft uses the system's Vulkan drivers when no project-local one exists."
+  # Not fatal: the system may have a working Vulkan driver; graft explains at start-up if it finds none.
+  say "this is not Debian 12 (bookworm), so Mesa $MESA_VERSION cannot be fetched here. If this machine has"
+  say "no GPU, install Mesa >= 24 with lavapipe from your distribution (Debian/Ubuntu: mesa-vulkan-drivers,"
+  say "Fedora: mesa-vulkan-drivers); graft uses the system's Vulkan drivers when no project-local one exists."
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  # apt-get download and dpkg -x need no root, but a fresh machine may lack the lists; try anyway.
+  say "not root: fetching the driver without changing the system (the Vulkan loader must already be installed)"
 fi
 
 # 2. A private apt configuration for bookworm-backports, so the system's sources stay untouched.

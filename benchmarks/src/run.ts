@@ -189,10 +189,9 @@ async function runSelectedCases(ctx: RunContext): Promise<CaseResult[]> {
   try {
     for (const { file, benchCase, error } of await loadCases()) {
       if (!benchCase) {
-        if (!filter || filter.test(file)) {
-          results.push({ kernel: basename(file).replace(/\.[^.]+$/, ''), label: file, direction: '-', file, flops: 0, bytes: 0, error });
-          log(`${file}: ${error}`);
-        }
+        // Reported whatever the filter: the file's cases cannot be matched against it when it does not load.
+        results.push({ kernel: basename(file).replace(/\.[^.]+$/, ''), label: file, direction: '-', file, flops: 0, bytes: 0, error });
+        log(`${file}: ${error}`);
         continue;
       }
       const name = `${benchCase.kernel} ${benchCase.label} ${benchCase.direction}`;
@@ -207,6 +206,7 @@ async function runSelectedCases(ctx: RunContext): Promise<CaseResult[]> {
   } finally {
     process.off('unhandledRejection', onStray);
   }
+  if (filter && !results.some((r) => r.direction !== '-')) throw new Error(`no benchmark case matches --filter ${filter.source}`);
   return results;
 }
 
@@ -272,7 +272,7 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().catch((error) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    console.error(`bench: ${error instanceof Error ? (process.env.GRAFT_DEBUG ? error.stack : error.message) : String(error)}`);
     process.exit(1);
   });
 }

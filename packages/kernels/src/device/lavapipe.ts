@@ -4,7 +4,7 @@
  * VK_ICD_FILENAMES when Dawn creates its Vulkan instance, so this must run before the
  * adapter request (a fresh `create()` picks it up even after a failed first attempt).
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -40,20 +40,28 @@ export function findLavapipe(): string | undefined {
   return findDriverFrom(process.cwd()) ?? findDriverFrom(dirname(fileURLToPath(import.meta.url)));
 }
 
+/** A private per-user directory under the temp dir (created 0700; refused if someone else owns it). */
+function privateTempDir(purpose: string): string {
+  const uid = process.getuid?.() ?? 0;
+  const dir = join(tmpdir(), `graft-${purpose}-${uid}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const owner = statSync(dir).uid;
+  if (process.getuid && owner !== uid) throw new Error(`${dir} belongs to uid ${owner}, not to this user (${uid}): remove it or set TMPDIR`);
+  return dir;
+}
+
 /** Writes an ICD manifest for `library` and makes the Vulkan loader use only it. */
 export function useLavapipe(library: string): void {
-  const manifestDir = join(dirname(library), '..', '..', '..', '..', 'icd');
-  const manifest = join(manifestDir, 'lvp_icd.x86_64.json');
-  mkdirSync(manifestDir, { recursive: true });
+  // Per user and outside the checkout: the checkout may be read-only, and the library may be a system one.
+  const manifest = join(privateTempDir('vulkan'), 'lvp_icd.x86_64.json');
   // Rewritten every time: the checkout may have moved since the last run, and the path must be absolute.
-  writeFileSync(manifest, JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: library, api_version: '1.3.0' } }));
+  // Temp file + rename: another graft process may be reading the manifest right now.
+  const partial = `${manifest}.${process.pid}.tmp`;
+  writeFileSync(partial, JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: library, api_version: '1.3.0' } }));
+  renameSync(partial, manifest);
   process.env.VK_ICD_FILENAMES = manifest;
   // Mesa complains on every start when this is unset; a private temp dir keeps it quiet.
-  if (!process.env.XDG_RUNTIME_DIR) {
-    const runtimeDir = join(tmpdir(), `graft-xdg-${process.getuid?.() ?? 0}`);
-    mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
-    process.env.XDG_RUNTIME_DIR = runtimeDir;
-  }
+  if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = privateTempDir('xdg');
 }
 
 /** True when the machine shows a GPU device node, so the system's own drivers are worth a try first. */

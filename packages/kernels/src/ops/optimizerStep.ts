@@ -61,7 +61,7 @@ export function createArena(gpu: Gpu, shapes: readonly Shape[]): Arena {
   const layout = arenaLayout(shapes);
   const whole = gpu.allocate([layout.byteLength / 4]);
   gpu.write(whole, new Float32Array(layout.byteLength / 4));
-  const views = shapes.map((shape, i) => new GpuTensor(whole.buffer, shape, 'f32', layout.byteOffsets[i]));
+  const views = shapes.map((shape, i) => new GpuTensor(whole.buffer, shape, 'f32', layout.byteOffsets[i], true));
   return { layout, whole, views };
 }
 
@@ -151,7 +151,7 @@ export function planFusedStep(kernel: string, tensors: readonly FusedTensorViews
   for (const [role, buffer] of buffers) {
     // A state arena only some tensors use may end before the parameters' span does.
     const bytes = Math.min(spanBytes, Math.floor((buffer.size - base) / 16) * 16);
-    spans[role] = new GpuTensor(buffer, [bytes / 4], 'f32', base);
+    spans[role] = new GpuTensor(buffer, [bytes / 4], 'f32', base, true);
   }
 
   const rows: number[] = [];

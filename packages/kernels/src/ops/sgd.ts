@@ -60,11 +60,6 @@ function sgdRow(t: SgdTensor, i: number): SgdRow {
   };
 }
 
-/** The 16-byte placeholder seen as one vec4: the smallest binding an array<vec4<f32>> accepts. */
-function placeholderVec4(gpu: Gpu): GpuTensor {
-  return new GpuTensor(gpu.placeholder().buffer, [4]);
-}
-
 /** Updates every parameter (and momentum buffer) in place with one dispatch. */
 export function sgdStep(gpu: Gpu, tensors: readonly SgdTensor[]): void {
   const rows = tensors.map(sgdRow);
@@ -75,7 +70,7 @@ export function sgdStep(gpu: Gpu, tensors: readonly SgdTensor[]): void {
     ['momentumBuffer'],
   );
   const spans = plan.spans;
-  dispatchFused(gpu, kernel, plan, packRows(rows, rowFields), [spans.param!, spans.grad!, spans.momentumBuffer ?? placeholderVec4(gpu)]);
+  dispatchFused(gpu, kernel, plan, packRows(rows, rowFields), [spans.param!, spans.grad!, spans.momentumBuffer ?? gpu.placeholder()]);
 }
 
 export interface SgdHostTensor {

@@ -27,6 +27,8 @@ export interface PoolStats {
 
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
+  /** Buffers handed out and not yet released: a release of anything else is a bug in the caller. */
+  private readonly inUse = new Set<GPUBuffer>();
   private readonly stats: PoolStats = { bytesInUse: 0, bytesFree: 0, peakBytesInUse: 0, buffersCreated: 0 };
 
   constructor(
@@ -39,12 +41,17 @@ export class BufferPool {
     const reused = this.free.get(size)?.pop();
     if (reused) this.stats.bytesFree -= size;
     const buffer = reused ?? this.create(size);
+    this.inUse.add(buffer);
     this.stats.bytesInUse += size;
     this.stats.peakBytesInUse = Math.max(this.stats.peakBytesInUse, this.stats.bytesInUse);
     return buffer;
   }
 
+  /** Returns `buffer` for reuse. Throws when it is not in use: released twice, or never from this pool. */
   release(buffer: GPUBuffer): void {
+    if (!this.inUse.delete(buffer)) {
+      throw new Error('release: this buffer is not in use (released twice, or not allocated by this pool)');
+    }
     const size = buffer.size;
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));

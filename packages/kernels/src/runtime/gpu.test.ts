@@ -128,3 +128,17 @@ try { await acquireDevice(); console.log('got an adapter'); } catch (e) { consol
     expect(output).toMatch(/libvulkan1|lavapipe/);
   });
 });
+
+describe('buffer ownership', () => {
+  it('refuses to release the same storage twice or a view into storage owned elsewhere', async () => {
+    const { createArena } = await import('../ops/optimizerStep.js');
+    const x = gpu.allocate([8]);
+    const flat = x.reshape([2, 4]);
+    gpu.release(x);
+    expect(() => gpu.release(flat)).toThrow(/not in use \(released twice/);
+    expect(() => gpu.release(gpu.placeholder())).toThrow(/release: argument 'tensor' expected a tensor that owns its buffer/);
+    const arena = createArena(gpu, [[3], [5]]);
+    expect(() => gpu.release(arena.views[0])).toThrow(/view \[3\] at byte 0/);
+    gpu.release(arena.whole);
+  });
+});

@@ -64,9 +64,19 @@ export class Gpu {
     return new GpuTensor(this.pool.acquire(byteLength), shape, dtype);
   }
 
-  /** Returns a tensor's buffer to the pool. Work already encoded that reads it is unaffected. */
+  /**
+   * Returns tensors' buffers to the pool. Work already encoded that reads them is unaffected (the
+   * queue runs in order). Releasing a view, or the same storage twice, throws: either would let two
+   * live tensors share a buffer.
+   */
   release(...tensors: (GpuTensor | undefined | null)[]): void {
-    for (const t of tensors) if (t && t.byteOffset === 0) this.pool.release(t.buffer);
+    for (const t of tensors) {
+      if (!t) continue;
+      if (t.isView) {
+        throw new KernelArgumentError('release', 'tensor', 'a tensor that owns its buffer', `a view ${shapeToString(t.shape)} at byte ${t.byteOffset} of storage owned elsewhere (release its owner)`);
+      }
+      this.pool.release(t.buffer);
+    }
   }
 
   upload(data: Float32Array | Uint32Array | Int32Array, shape: Shape, dtype?: DType): GpuTensor {
@@ -203,7 +213,7 @@ export class Gpu {
    * satisfies the 16-byte minimum binding size of kernels that read `array<vec4<f32>>`.
    */
   placeholder(): GpuTensor {
-    this.placeholderTensor ??= new GpuTensor(this.device.createBuffer({ size: 16, usage: storageUsage() }), [4]);
+    this.placeholderTensor ??= new GpuTensor(this.device.createBuffer({ size: 16, usage: storageUsage() }), [4], 'f32', 0, true);
     return this.placeholderTensor;
   }
 

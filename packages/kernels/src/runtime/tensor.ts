@@ -22,6 +22,11 @@ export class GpuTensor {
     readonly shape: Shape,
     readonly dtype: DType = 'f32',
     readonly byteOffset = 0,
+    /**
+     * True for a view into storage someone else owns (an arena's tensors, the placeholder):
+     * releasing it is an error, since that would hand the owner's buffer back to the pool.
+     */
+    readonly isView = false,
   ) {}
 
   get size(): number {
@@ -36,12 +41,12 @@ export class GpuTensor {
     return this.shape.length;
   }
 
-  /** Same storage seen with another shape of equal size (no copy). */
+  /** Same storage seen with another shape of equal size (no copy). Releasing either releases the storage. */
   reshape(shape: Shape): GpuTensor {
     if (sizeOf(shape) !== this.size) {
       throw new Error(`reshape: cannot view ${shapeToString(this.shape)} as ${shapeToString(shape)}`);
     }
-    return new GpuTensor(this.buffer, shape, this.dtype, this.byteOffset);
+    return new GpuTensor(this.buffer, shape, this.dtype, this.byteOffset, this.isView);
   }
 }
 
