@@ -54,4 +54,17 @@ describe('kernel smoke check', () => {
     expect(results).toHaveLength(smokeCases.length);
     console.log(`kernel smoke: ${results.length} cases in ${seconds.toFixed(2)} s`);
   });
+
+  it('a case that compares nothing fails instead of passing with max |error| -Infinity', async () => {
+    const gpu = await testGpu();
+    const nothing = { kernel: 'fake', shape: 'none', tolerance: 1e-6, run: async () => [] };
+    const empty = { kernel: 'fake', shape: 'empty', tolerance: 1e-6, run: async () => [{ got: [], want: [] }] };
+    const something = { kernel: 'fake', shape: '[1]', tolerance: 1e-6, run: async () => [{ got: [1], want: [1] }] };
+    const [r0, r1, r2] = await runKernelSmoke(gpu, undefined, [nothing, empty, something]);
+    expect(r0!.ok).toBe(false);
+    expect(r0!.error).toMatch(/no values to compare/);
+    expect(r1!.ok).toBe(false);
+    expect(r2!.ok).toBe(true);
+    expect(r2!.maxError).toBe(0);
+  });
 });

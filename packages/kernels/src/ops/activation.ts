@@ -7,11 +7,12 @@ import { runOnHost } from '../runtime/host.js';
 import { defineKernel } from '../runtime/kernel.js';
 import type { GpuTensor, HostTensor } from '../runtime/tensor.js';
 import { activationCode, expectDType, expectShape, groupsFor, type Activation } from '../runtime/validate.js';
-import { flatWorkgroups } from './elementwise.js';
+import { linearWorkgroups } from '../runtime/workgroups.js';
 
 const forwardKernel = defineKernel('activation', import.meta.url);
 const backwardKernel = defineKernel('activationBackward', import.meta.url);
 const elementsPerInvocation = 4; // ELEMENTS_PER_INVOCATION in both kernels
+const workgroupSize = 64; // WORKGROUP_SIZE in both kernels
 
 /** y = act(x); 'none' is a copy. */
 export function activation(gpu: Gpu, x: GpuTensor, kind: Activation): GpuTensor {
@@ -21,7 +22,7 @@ export function activation(gpu: Gpu, x: GpuTensor, kind: Activation): GpuTensor 
   gpu.dispatch(forwardKernel, {
     bindings: [x, y],
     uniforms: { size: x.size, activation: code },
-    workgroups: flatWorkgroups(gpu, groupsFor(x.size, elementsPerInvocation)),
+    workgroups: linearWorkgroups(gpu.limits, groupsFor(x.size, elementsPerInvocation), workgroupSize, forwardKernel.name),
   });
   return y;
 }
@@ -38,11 +39,12 @@ export function activationBackward(gpu: Gpu, dy: GpuTensor, y: GpuTensor, kind: 
   const code = activationCode('activationBackward', kind);
   expectDType('activationBackward', 'dy', dy, 'f32');
   expectShape('activationBackward', 'y', y, dy.shape, 'same shape as dy');
+  expectDType('activationBackward', 'y', y, 'f32');
   const dx = gpu.allocate(dy.shape);
   gpu.dispatch(backwardKernel, {
     bindings: [dy, y, dx],
     uniforms: { size: dy.size, activation: code },
-    workgroups: flatWorkgroups(gpu, groupsFor(dy.size, elementsPerInvocation)),
+    workgroups: linearWorkgroups(gpu.limits, groupsFor(dy.size, elementsPerInvocation), workgroupSize, backwardKernel.name),
   });
   return dx;
 }

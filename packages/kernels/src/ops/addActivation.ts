@@ -4,11 +4,12 @@ import { runOnHost } from '../runtime/host.js';
 import { defineKernel } from '../runtime/kernel.js';
 import type { GpuTensor, HostTensor } from '../runtime/tensor.js';
 import { activationCode, expectDType, expectShape, groupsFor, type Activation } from '../runtime/validate.js';
+import { linearWorkgroups } from '../runtime/workgroups.js';
 import { activationBackward } from './activation.js';
-import { flatWorkgroups } from './elementwise.js';
 
 const kernel = defineKernel('addActivation', import.meta.url);
 const elementsPerInvocation = 4; // ELEMENTS_PER_INVOCATION in addActivation.wgsl
+const workgroupSize = 64; // WORKGROUP_SIZE in addActivation.wgsl
 
 /** y = act(a + b) for a and b of one shape (the residual join of a ResNet block). */
 export function addActivation(gpu: Gpu, a: GpuTensor, b: GpuTensor, kind: Activation = 'none'): GpuTensor {
@@ -20,7 +21,7 @@ export function addActivation(gpu: Gpu, a: GpuTensor, b: GpuTensor, kind: Activa
   gpu.dispatch(kernel, {
     bindings: [a, b, y],
     uniforms: { size: a.size, activation: code },
-    workgroups: flatWorkgroups(gpu, groupsFor(a.size, elementsPerInvocation)),
+    workgroups: linearWorkgroups(gpu.limits, groupsFor(a.size, elementsPerInvocation), workgroupSize, kernel.name),
   });
   return y;
 }
@@ -31,7 +32,9 @@ export function addActivation(gpu: Gpu, a: GpuTensor, b: GpuTensor, kind: Activa
  */
 export function addActivationBackward(gpu: Gpu, dy: GpuTensor, y: GpuTensor, kind: Activation = 'none'): GpuTensor {
   activationCode('addActivationBackward', kind);
+  expectDType('addActivationBackward', 'dy', dy, 'f32');
   expectShape('addActivationBackward', 'y', y, dy.shape, 'same shape as dy');
+  expectDType('addActivationBackward', 'y', y, 'f32');
   return activationBackward(gpu, dy, y, kind);
 }
 

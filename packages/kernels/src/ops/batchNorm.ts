@@ -11,7 +11,8 @@ import { KernelArgumentError } from '../runtime/errors.js';
 import { runOnHost } from '../runtime/host.js';
 import { defineKernel } from '../runtime/kernel.js';
 import { GpuTensor, shapeToString, type HostTensor } from '../runtime/tensor.js';
-import { activationCode, expectFinite, expectRank, expectShape, groupsFor, type Activation } from '../runtime/validate.js';
+import { activationCode, expectDType, expectFinite, expectRank, expectShape, groupsFor, type Activation } from '../runtime/validate.js';
+import { linearWorkgroups } from '../runtime/workgroups.js';
 import { sumRows } from './sumRows.js';
 
 const squaredDeviations = defineKernel('batchNormSquaredDeviations', import.meta.url);
@@ -89,6 +90,7 @@ interface Dims {
 
 function dimsOf(kernel: string, x: GpuTensor): Dims {
   expectRank(kernel, 'x', x, 4, 'NHWC');
+  expectDType(kernel, 'x', x, 'f32');
   const [n, h, w, c] = x.shape as [number, number, number, number];
   return { n, h, w, c, count: n * h * w };
 }
@@ -96,7 +98,10 @@ function dimsOf(kernel: string, x: GpuTensor): Dims {
 function checkParams(kernel: string, params: BatchNormParams, c: number): void {
   for (const name of ['gamma', 'beta', 'runningMean', 'runningVar'] as const) {
     const t = params[name];
-    if (t) expectShape(kernel, name, t, [c], 'one per channel of x');
+    if (t) {
+      expectShape(kernel, name, t, [c], 'one per channel of x');
+      expectDType(kernel, name, t, 'f32');
+    }
   }
 }
 
@@ -109,11 +114,9 @@ function checkOptions(kernel: string, options: BatchNormOptions): { eps: number;
   return { eps, momentum, activation: activationCode(kernel, options.activation) };
 }
 
-/** Workgroups for an elementwise pass over `size` elements, split over two grid dimensions when needed. */
-function elementwiseGroups(gpu: Gpu, size: number, vec4: boolean): [number, number] {
-  const groups = groupsFor(size, (vec4 ? elementsPerVec4Invocation : elementsPerInvocation) * workgroupSize);
-  const x = Math.min(groups, gpu.limits.maxComputeWorkgroupsPerDimension);
-  return [x, groupsFor(groups, x)];
+/** Invocations of an elementwise pass over `size` elements (4 scalars or 4 vec4s each). */
+function elementwiseInvocations(size: number, vec4: boolean): number {
+  return groupsFor(size, vec4 ? elementsPerVec4Invocation : elementsPerInvocation);
 }
 
 /** Sum over row chunks of a [rows, c] view, then sumRows over the [chunks, c] partials (scaled). */
@@ -199,14 +202,18 @@ function finalizeStatistics(
 export function batchNormApply(gpu: Gpu, x: GpuTensor, scaleShift: GpuTensor, activation?: Activation, out?: GpuTensor): GpuTensor {
   const { c } = dimsOf('batchNormApply', x);
   expectShape('batchNormApply', 'scaleShift', scaleShift, [2, c], 'scale row, shift row');
+  expectDType('batchNormApply', 'scaleShift', scaleShift, 'f32');
   const code = activationCode('batchNormApply', activation);
-  if (out) expectShape('batchNormApply', 'out', out, x.shape);
+  if (out) {
+    expectShape('batchNormApply', 'out', out, x.shape);
+    expectDType('batchNormApply', 'out', out, 'f32');
+  }
   const y = out ?? gpu.allocate(x.shape);
   const vec4 = c % 4 === 0;
   gpu.dispatch(vec4 ? applyVec4 : apply, {
     bindings: [x, scaleShift, y],
     uniforms: vec4 ? { size_vec: x.size / 4, c_vec: c / 4, activation: code } : { size: x.size, c, activation: code },
-    workgroups: elementwiseGroups(gpu, x.size, vec4),
+    workgroups: linearWorkgroups(gpu.limits, elementwiseInvocations(x.size, vec4), workgroupSize, 'batchNormApply'),
   });
   return y;
 }
@@ -289,9 +296,15 @@ export function batchNormBackward(
   const kernel = 'batchNormBackward';
   const { c, count } = dimsOf(kernel, x);
   expectShape(kernel, 'dy', dy, x.shape, 'same as x');
+  expectDType(kernel, 'dy', dy, 'f32');
   expectShape(kernel, 'mean', saved.mean, [c], 'one per channel of x');
+  expectDType(kernel, 'mean', saved.mean, 'f32');
   expectShape(kernel, 'invstd', saved.invstd, [c], 'one per channel of x');
-  if (saved.gamma) expectShape(kernel, 'gamma', saved.gamma, [c], 'one per channel of x');
+  expectDType(kernel, 'invstd', saved.invstd, 'f32');
+  if (saved.gamma) {
+    expectShape(kernel, 'gamma', saved.gamma, [c], 'one per channel of x');
+    expectDType(kernel, 'gamma', saved.gamma, 'f32');
+  }
 
   const grads: BatchNormGrads = {};
   const needSums = wanted.gamma || (wanted.x && batchStatistics);
@@ -329,7 +342,7 @@ export function batchNormBackward(
         grads.dx,
       ],
       uniforms: vec4 ? { ...flags, size_vec: x.size / 4, c_vec: c / 4 } : { ...flags, size: x.size, c },
-      workgroups: elementwiseGroups(gpu, x.size, vec4),
+      workgroups: linearWorkgroups(gpu.limits, elementwiseInvocations(x.size, vec4), workgroupSize, 'batchNormBackwardInput'),
     });
   }
   if (wanted.beta) grads.dbeta = sumDy;

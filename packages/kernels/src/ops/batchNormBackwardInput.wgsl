@@ -41,8 +41,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let inv_count = 1.0 / f32(params.count);
   var ch = first % c;
   for (var i = first; i < last; i++) {
+    // gamma is read only when present: an absent gamma is bound to a 16-byte placeholder, and
+    // select() would evaluate the read regardless.
     let inv = invstd[ch];
-    let scale = select(1.0, gamma[ch], params.has_gamma == 1u) * inv;
+    var scale = inv;
+    if (params.has_gamma == 1u) {
+      scale *= gamma[ch];
+    }
     if (params.batch_statistics == 1u) {
       let xhat = (x[i] - mean[ch]) * inv;
       dx[i] = scale * (dy[i] - (sum_dy[ch] + xhat * sum_dy_xhat[ch]) * inv_count);

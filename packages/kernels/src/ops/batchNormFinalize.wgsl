@@ -59,8 +59,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     variance = running_var[ch];
   }
   let inv = inverseSqrt(variance + params.eps);
-  let g = select(1.0, gamma[ch], params.has_gamma == 1u);
-  let b = select(0.0, beta[ch], params.has_beta == 1u);
+  // gamma and beta are read only when present: an absent one is bound to a 16-byte placeholder, and
+  // select() would evaluate the read for every channel regardless.
+  var g = 1.0;
+  if (params.has_gamma == 1u) {
+    g = gamma[ch];
+  }
+  var b = 0.0;
+  if (params.has_beta == 1u) {
+    b = beta[ch];
+  }
   let scale = g * inv;
   invstd[ch] = inv;
   scale_shift[ch] = scale;

@@ -39,7 +39,11 @@ const cases: Case[] = [
   { name: '3x1 stride (1, 2)', x: [1, 8, 7, 4], k: [3, 1], cOut: 12, options: { stride: [1, 2], padding: [1, 1, 0, 0] } },
   { name: '3x3 stride 2 same, 17 -> 10 channels, 37 wide (several blocks)', x: [1, 3, 37, 17], k: [3, 3], cOut: 10, options: { stride: 2, padding: 'same' } },
   { name: '3x3 pad 1, 70 wide (several pixel workgroups)', x: [1, 2, 70, 3], k: [3, 3], cOut: 4, options: { padding: 1 } },
+  { name: '3x3 pad 1, 6 -> 40 channels (4 channel lanes)', x: [1, 5, 6, 6], k: [3, 3], cOut: 40, options: { padding: 1 } },
+  { name: '1x3 stride 2 same, 70 -> 70 channels (8 channel lanes, partial group)', x: [1, 3, 9, 70], k: [1, 3], cOut: 70, options: { stride: 2, padding: 'same' } },
   { name: 'kernel covers the whole input', x: [3, 4, 5, 2], k: [4, 5], cOut: 3, options: {} },
+  { name: '3x3 pad 1, 32 -> 64 channels (the 8x8 workgroup shape real layers use)', x: [2, 4, 5, 32], k: [3, 3], cOut: 64, options: { padding: 1 } },
+  { name: '7x7 stride 2 same, 3 -> 64 (ResNet stem shape, small image)', x: [1, 10, 9, 3], k: [7, 7], cOut: 64, options: { stride: 2, padding: 'same' } },
 ];
 
 let gpu: Gpu;

@@ -7,10 +7,10 @@ import type { Gpu } from '../runtime/gpu.js';
 import { runOnHost } from '../runtime/host.js';
 import { defineKernel } from '../runtime/kernel.js';
 import type { GpuTensor, HostTensor, Shape } from '../runtime/tensor.js';
-import { activationCode, expectPositiveInt, expectRank, expectShape, groupsFor, type Activation } from '../runtime/validate.js';
+import { activationCode, expectDType, expectRank, expectShape, groupsFor, type Activation } from '../runtime/validate.js';
 import type { Conv2dGeometry } from './conv2d.ref.js';
 import { matmul } from './matmul.js';
-import { convOutputSize, resolvePadding, type Padding } from './padding.js';
+import { convOutputSize, pairOf, resolvePadding, type Padding } from './padding.js';
 import { sumRows } from './sumRows.js';
 
 const forwardKernel = defineKernel('conv2d', import.meta.url);
@@ -40,13 +40,6 @@ export interface Conv2dForwardOptions extends Conv2dOptions {
   activation?: Activation;
 }
 
-function pair(kernel: string, name: string, value: number | readonly [number, number] | undefined): [number, number] {
-  const [a, b] = value === undefined ? [1, 1] : typeof value === 'number' ? [value, value] : value;
-  expectPositiveInt(kernel, name, a!);
-  expectPositiveInt(kernel, name, b!);
-  return [a!, b!];
-}
-
 /** Validates x [n, h, w, c_in] and weight [k_h, k_w, c_in, c_out] and resolves every size. */
 export function conv2dGeometry(kernel: string, xShape: Shape, weightShape: Shape, options: Conv2dOptions): Conv2dGeometry & { padBottom: number; padRight: number } {
   expectRank(kernel, 'x', { shape: xShape }, 4, 'NHWC [n, h, w, c_in]');
@@ -54,8 +47,8 @@ export function conv2dGeometry(kernel: string, xShape: Shape, weightShape: Shape
   const [n, h, w, cIn] = xShape as [number, number, number, number];
   const [kH, kW, , cOut] = weightShape as [number, number, number, number];
   expectShape(kernel, 'weight', { shape: weightShape }, [-1, -1, cIn, -1], `c_in = ${cIn} from x`);
-  const [strideH, strideW] = pair(kernel, 'stride', options.stride);
-  const [dilationH, dilationW] = pair(kernel, 'dilation', options.dilation);
+  const [strideH, strideW] = pairOf(kernel, 'stride', options.stride ?? 1);
+  const [dilationH, dilationW] = pairOf(kernel, 'dilation', options.dilation ?? 1);
   const window = { kH, kW, strideH, strideW, dilationH, dilationW };
   const pad = resolvePadding(kernel, options.padding, h, w, window);
   const hOut = convOutputSize(h, pad.top, pad.bottom, kH, strideH, dilationH);
@@ -92,6 +85,7 @@ function isPointwise(g: Conv2dGeometry & { padBottom: number; padRight: number }
 /** y = act(conv2d(x, weight) + bias), NHWC out [n, h_out, w_out, c_out]. */
 export function conv2d(gpu: Gpu, x: GpuTensor, weight: GpuTensor, options: Conv2dForwardOptions = {}): GpuTensor {
   const g = conv2dGeometry('conv2d', x.shape, weight.shape, options);
+  for (const [name, t] of [['x', x], ['weight', weight], ['bias', options.bias]] as const) if (t) expectDType('conv2d', name, t, 'f32');
   const activation = activationCode('conv2d', options.activation);
   if (options.bias) expectShape('conv2d', 'bias', options.bias, [g.cOut], 'one per output channel');
   const outShape = [g.n, g.hOut, g.wOut, g.cOut];
@@ -132,6 +126,7 @@ export function conv2dBackward(
 ): Conv2dGrads {
   const g = conv2dGeometry('conv2dBackward', x.shape, weight.shape, options);
   expectShape('conv2dBackward', 'dy', dy, [g.n, g.hOut, g.wOut, g.cOut], 'the forward output shape');
+  for (const [name, t] of [['dy', dy], ['x', x], ['weight', weight]] as const) expectDType('conv2dBackward', name, t, 'f32');
   const grads: Conv2dGrads = {};
   if (wanted.x) grads.dx = conv2dBackwardInput(gpu, dy, weight, g);
   if (wanted.weight) grads.dweight = conv2dBackwardFilter(gpu, dy, x, g);
@@ -149,10 +144,13 @@ function conv2dBackwardInput(gpu: Gpu, dy: GpuTensor, weight: GpuTensor, g: Conv
   const dx = gpu.allocate(xShape);
   // Each span of stride_w * 8 columns is covered by stride_w invocations (one per phase).
   const xBlocks = groupsFor(g.w, g.strideW * tile) * g.strideW;
+  const channelBlocks = groupsFor(g.cIn, tile);
+  const lanes = channelLanes(channelBlocks);
   gpu.dispatch(inputGradKernel, {
     bindings: [dy, weight, dx],
     uniforms: geometryUniforms(g),
-    workgroups: [groupsFor(g.cIn, tile), groupsFor(g.n * g.h * xBlocks, groupSize)],
+    workgroups: [groupsFor(channelBlocks, lanes), groupsFor(g.n * g.h * xBlocks, groupSize / lanes)],
+    overrides: { ci_lanes: lanes },
   });
   return dx;
 }

@@ -6,9 +6,9 @@
 // Layouts: dy NHWC [n, h_out, w_out, c_out]; weight HWIO [k_h, k_w, c_in, c_out]; dx NHWC [n, h, w, c_in].
 //
 // Work split: invocation computes TILE_CI = 8 input channels (two vec4s) for TILE_X = 8 input pixels
-// of one row (b, iy): ci0 = 8 workgroup_id.x, and 64 workgroup_id.y + local_invocation_id.x
-// enumerates (b, iy, x block) row-major, so lanes run along pixels and the channel block varies
-// fastest across workgroups (see conv2d.wgsl for why). The pixels are stride_w apart, ix = base + p * stride_w,
+// of one row (b, iy). A workgroup of 64 is ci_lanes channel blocks x (64 / ci_lanes) pixel blocks,
+// channel blocks fastest, so a SIMD vector's dy loads share cache lines; ci_lanes is the override
+// chosen as in conv2d.wgsl. Pixel blocks enumerate (b, iy, x block) row-major. The pixels are stride_w apart, ix = base + p * stride_w,
 // so they share the remainder (ix + pad_left - kx * dilation_w) mod stride_w: for every kx either all
 // of them receive a contribution (from TILE_X neighbouring dy pixels) or none does, and the test is
 // uniform. The x blocks enumerate, per span of stride_w * TILE_X columns, the stride_w phases of that span.
@@ -42,10 +42,12 @@ struct Params {
 const TILE_CI4 = 2u; // input channels in vec4s: TILE_CI = 8
 const TILE_CI = 4u * TILE_CI4;
 const TILE_X = 8u;
+const GROUP_SIZE = 64u;
+override ci_lanes: u32 = 8u;
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(ci_lanes, GROUP_SIZE / ci_lanes, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let pixel_block = wid.y * 64u + lid.x;
+  let pixel_block = wid.y * (GROUP_SIZE / ci_lanes) + lid.y;
   let sw = params.stride_w;
   let x_blocks = (params.w + sw * TILE_X - 1u) / (sw * TILE_X) * sw;
   let in_row = pixel_block / x_blocks; // b * h + iy
@@ -53,7 +55,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let span = x_block / sw;
   let phase = x_block % sw;
   let ix0 = span * sw * TILE_X + phase;
-  let ci0 = wid.x * TILE_CI;
+  let ci0 = (wid.x * ci_lanes + lid.x) * TILE_CI;
   if (ci0 >= params.c_in || ix0 >= params.w || in_row >= params.n * params.h) {
     return;
   }

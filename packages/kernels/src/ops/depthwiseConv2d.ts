@@ -7,8 +7,9 @@ import { runOnHost } from '../runtime/host.js';
 import { defineKernel } from '../runtime/kernel.js';
 import type { GpuTensor, HostTensor, Shape } from '../runtime/tensor.js';
 import { KernelArgumentError } from '../runtime/errors.js';
-import { activationCode, expectPositiveInt, expectRank, expectShape, groupsFor, type Activation } from '../runtime/validate.js';
-import { convOutputSize, resolvePadding, type Padding } from './padding.js';
+import { activationCode, expectDType, expectRank, expectShape, groupsFor, type Activation } from '../runtime/validate.js';
+import { linearWorkgroups } from '../runtime/workgroups.js';
+import { convOutputSize, pairOf, resolvePadding, type Padding } from './padding.js';
 import { sumRows } from './sumRows.js';
 
 const forwardKernel = defineKernel('depthwiseConv2d', import.meta.url);
@@ -57,17 +58,14 @@ function geometry(kernel: string, x: { shape: Shape }, weight: { shape: Shape },
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const [k_h, k_w] = weight.shape as [number, number, number];
   expectShape(kernel, 'weight', weight, [k_h, k_w, c], `c = ${c} from x`);
-  const stride = options.stride ?? 1;
-  const [stride_h, stride_w] = typeof stride === 'number' ? [stride, stride] : stride;
-  expectPositiveInt(kernel, 'stride', stride_h!);
-  expectPositiveInt(kernel, 'stride', stride_w!);
-  const pad = resolvePadding(kernel, options.padding, h, w, { kH: k_h, kW: k_w, strideH: stride_h!, strideW: stride_w!, dilationH: 1, dilationW: 1 });
-  const h_out = convOutputSize(h, pad.top, pad.bottom, k_h, stride_h!);
-  const w_out = convOutputSize(w, pad.left, pad.right, k_w, stride_w!);
+  const [stride_h, stride_w] = pairOf(kernel, 'stride', options.stride ?? 1);
+  const pad = resolvePadding(kernel, options.padding, h, w, { kH: k_h, kW: k_w, strideH: stride_h, strideW: stride_w, dilationH: 1, dilationW: 1 });
+  const h_out = convOutputSize(h, pad.top, pad.bottom, k_h, stride_h);
+  const w_out = convOutputSize(w, pad.left, pad.right, k_w, stride_w);
   if (h_out < 1 || w_out < 1) {
     throw new KernelArgumentError(kernel, 'weight', `a ${k_h}x${k_w} window that fits the padded ${h}x${w} input`, `output ${h_out}x${w_out}`);
   }
-  return { n, h, w, c, h_out, w_out, k_h, k_w, stride_h: stride_h!, stride_w: stride_w!, pad_top: pad.top, pad_left: pad.left };
+  return { n, h, w, c, h_out, w_out, k_h, k_w, stride_h, stride_w, pad_top: pad.top, pad_left: pad.left };
 }
 
 /** Output shape [n, h_out, w_out, c] for these arguments (validates them like the launcher). */
@@ -76,26 +74,27 @@ export function depthwiseConv2dOutputShape(xShape: Shape, weightShape: Shape, op
   return [g.n, g.h_out, g.w_out, g.c];
 }
 
-/** Workgroups for `invocations` linearly numbered invocations: 2D once one dimension would exceed the device limit. */
-function linearWorkgroups(gpu: Gpu, invocations: number): [number, number] {
-  const groups = groupsFor(invocations, workgroupSize);
-  const x = Math.min(groups, gpu.limits.maxComputeWorkgroupsPerDimension);
-  return [x, groupsFor(groups, x)];
-}
-
 /** Computes into `out` when given (shape [n, h_out, w_out, c]); otherwise allocates it. */
 export function depthwiseConv2d(gpu: Gpu, x: GpuTensor, weight: GpuTensor, options: DepthwiseConv2dOptions = {}, out?: GpuTensor): GpuTensor {
   const g = geometry('depthwiseConv2d', x, weight, options);
+  expectDType('depthwiseConv2d', 'x', x, 'f32');
+  expectDType('depthwiseConv2d', 'weight', weight, 'f32');
   const activation = activationCode('depthwiseConv2d', options.activation);
-  if (options.bias) expectShape('depthwiseConv2d', 'bias', options.bias, [g.c], 'one per channel');
+  if (options.bias) {
+    expectShape('depthwiseConv2d', 'bias', options.bias, [g.c], 'one per channel');
+    expectDType('depthwiseConv2d', 'bias', options.bias, 'f32');
+  }
   const outShape = [g.n, g.h_out, g.w_out, g.c];
-  if (out) expectShape('depthwiseConv2d', 'out', out, outShape);
+  if (out) {
+    expectShape('depthwiseConv2d', 'out', out, outShape);
+    expectDType('depthwiseConv2d', 'out', out, 'f32');
+  }
   const y = out ?? gpu.allocate(outShape);
   const invocations = g.n * g.h_out * groupsFor(g.w_out, tileW) * groupsFor(g.c, 4);
   gpu.dispatch(forwardKernel, {
     bindings: [x, weight, options.bias ?? gpu.placeholder(), y],
     uniforms: { ...g, has_bias: options.bias ? 1 : 0, activation },
-    workgroups: linearWorkgroups(gpu, invocations),
+    workgroups: linearWorkgroups(gpu.limits, invocations, workgroupSize, forwardKernel.name),
     overrides: { row_k3: g.k_w === 3 && g.stride_w === 1 ? 1 : 0 },
   });
   return y;
@@ -121,7 +120,10 @@ export function depthwiseConv2dBackward(
   wanted: { x?: boolean; weight?: boolean; bias?: boolean } = { x: true, weight: true, bias: true },
 ): DepthwiseConv2dGrads {
   const g = geometry('depthwiseConv2dBackward', x, weight, options);
+  expectDType('depthwiseConv2dBackward', 'x', x, 'f32');
+  expectDType('depthwiseConv2dBackward', 'weight', weight, 'f32');
   expectShape('depthwiseConv2dBackward', 'dy', dy, [g.n, g.h_out, g.w_out, g.c]);
+  expectDType('depthwiseConv2dBackward', 'dy', dy, 'f32');
   const grads: DepthwiseConv2dGrads = {};
   const channelGroups = groupsFor(g.c, 4);
   if (wanted.x) {
@@ -130,7 +132,7 @@ export function depthwiseConv2dBackward(
       bindings: [dy, weight, dx],
       uniforms: { ...g },
       // Tiles hold every stride_w-th pixel of one residue class (see the kernel): stride_w classes per row.
-      workgroups: linearWorkgroups(gpu, g.n * g.h * g.stride_w * groupsFor(groupsFor(g.w, g.stride_w), tileW) * channelGroups),
+      workgroups: linearWorkgroups(gpu.limits, g.n * g.h * g.stride_w * groupsFor(groupsFor(g.w, g.stride_w), tileW) * channelGroups, workgroupSize, inputKernel.name),
     });
     grads.dx = dx;
   }
@@ -144,7 +146,7 @@ export function depthwiseConv2dBackward(
     gpu.dispatch(filterKernel, {
       bindings: [x, dy, partial],
       uniforms: { ...g, rows_per_chunk: rowsPerChunk, chunks },
-      workgroups: linearWorkgroups(gpu, chunks * taps * channelGroups),
+      workgroups: linearWorkgroups(gpu.limits, chunks * taps * channelGroups, workgroupSize, filterKernel.name),
     });
     if (chunks === 1) {
       grads.dweight = partial;

@@ -9,11 +9,12 @@ import { runOnHost } from '../runtime/host.js';
 import { defineKernel } from '../runtime/kernel.js';
 import type { GpuTensor, HostTensor } from '../runtime/tensor.js';
 import { expectDType, groupsFor } from '../runtime/validate.js';
-import { flatWorkgroups } from './elementwise.js';
+import { linearWorkgroups } from '../runtime/workgroups.js';
 
 const kernel = defineKernel('dropout', import.meta.url);
 /** Must match ELEMENTS_PER_INVOCATION in dropout.wgsl. */
 const elementsPerInvocation = 4;
+const workgroupSize = 64; // WORKGROUP_SIZE in dropout.wgsl
 
 function checkArguments(name: string, p: number, seed: number): void {
   if (!(Number.isFinite(p) && p >= 0 && p < 1)) throw new KernelArgumentError(name, 'p', 'a drop probability in [0, 1)', String(p));
@@ -28,7 +29,7 @@ function dispatchDropout(gpu: Gpu, name: string, x: GpuTensor, p: number, seed: 
     bindings: [x, y],
     // threshold = floor(p * 2^32) < 2^32 for p < 1; computed in f64 so the keep rate is exact to 2^-32.
     uniforms: { size: x.size, seed, threshold: Math.floor(p * 2 ** 32), scale: 1 / (1 - p) },
-    workgroups: flatWorkgroups(gpu, groupsFor(x.size, elementsPerInvocation)),
+    workgroups: linearWorkgroups(gpu.limits, groupsFor(x.size, elementsPerInvocation), workgroupSize, kernel.name),
   });
   return y;
 }

@@ -4,13 +4,14 @@ import { KernelArgumentError } from '../runtime/errors.js';
 import { expectClose, finiteDifferenceTolerance, numericGradient, randomTensor, testGpu } from '../testing/index.js';
 import { activationBackwardHost, activationHost } from './activation.js';
 import { addActivationHost } from './addActivation.js';
-import { binary, binaryBackwardHost, binaryHost, fillHost, flatWorkgroups, unary, unaryBackwardHost, unaryHost, type BinaryOp, type UnaryOp } from './elementwise.js';
+import { binary, binaryBackwardHost, binaryHost, fillHost, unary, unaryBackwardHost, unaryHost, type BinaryOp, type UnaryOp } from './elementwise.js';
 import { globalAvgPoolBackwardHost, globalAvgPoolHost } from './globalAvgPool.js';
 import { maxPool2dBackward, maxPool2dWithArgmax } from './maxPool2d.js';
 import { globalAvgPoolBackwardRef, globalAvgPoolRef } from './globalAvgPool.ref.js';
 import { maxPool2dBackwardRef, maxPool2dRef } from './maxPool2d.ref.js';
 import { activationRef } from './activation.ref.js';
 import { binaryBackwardRef, binaryRef, unaryBackwardRef, unaryRef } from './elementwise.ref.js';
+import { linearWorkgroups } from '../runtime/workgroups.js';
 
 // One f32 operation per element: exp/log/sqrt are within a few ulp on Vulkan (~4e-7 relative);
 // 2e-6 leaves room for lavapipe's approximate transcendental functions.
@@ -149,11 +150,11 @@ describe('flat kernels on a two-dimensional workgroup grid', () => {
     }
   }
 
-  it('flatWorkgroups splits into full rows past the limit', async () => {
+  it('the launchers see the lowered limit: linearWorkgroups splits into full rows past it', async () => {
     await withWorkgroupLimit(5, async () => {
-      expect(flatWorkgroups(gpu, 64 * 5)).toEqual([5, 1]);
-      expect(flatWorkgroups(gpu, 64 * 5 + 1)).toEqual([5, 2]);
-      expect(flatWorkgroups(gpu, 64 * 23)).toEqual([5, 5]);
+      expect(linearWorkgroups(gpu.limits, 64 * 5, 64)).toEqual([5, 1]);
+      expect(linearWorkgroups(gpu.limits, 64 * 5 + 1, 64)).toEqual([5, 2]);
+      expect(linearWorkgroups(gpu.limits, 64 * 23, 64)).toEqual([5, 5]);
     });
   });
 

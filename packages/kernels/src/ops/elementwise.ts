@@ -11,6 +11,7 @@ import { runOnHost } from '../runtime/host.js';
 import { defineKernel } from '../runtime/kernel.js';
 import { shapeToString, type GpuTensor, type HostTensor, type Shape } from '../runtime/tensor.js';
 import { expectDType, expectFinite, expectOneOf, expectShape, groupsFor } from '../runtime/validate.js';
+import { linearWorkgroups } from '../runtime/workgroups.js';
 import { sumRows } from './sumRows.js';
 
 const unaryKernel = defineKernel('elementwiseUnary', import.meta.url);
@@ -19,18 +20,6 @@ const binaryKernel = defineKernel('elementwiseBinary', import.meta.url);
 /** Must match WORKGROUP_SIZE and ELEMENTS_PER_INVOCATION in the flat elementwise kernels. */
 const workgroupSize = 64;
 const elementsPerInvocation = 4;
-
-/**
- * Workgroups for a flat kernel (workgroup_size 64, index = gid.x + gid.y * groups.x * 64) that
- * needs `invocations` invocations: one row of groups when it fits the per-dimension limit,
- * otherwise as many full rows as needed (the kernels discard the surplus invocations).
- */
-export function flatWorkgroups(gpu: Gpu, invocations: number): [number, number] {
-  const groups = groupsFor(invocations, workgroupSize);
-  const maxPerDimension = gpu.limits.maxComputeWorkgroupsPerDimension;
-  if (groups <= maxPerDimension) return [groups, 1];
-  return [maxPerDimension, groupsFor(groups, maxPerDimension)];
-}
 
 // ---- unary ------------------------------------------------------------------------------------
 
@@ -46,7 +35,7 @@ function dispatchUnary(gpu: Gpu, name: string, op: UnaryOp, x: GpuTensor | null,
   gpu.dispatch(unaryKernel, {
     bindings: [x ?? gpu.placeholder(), y],
     uniforms: { size: y.size, op: unaryOpCodes[op], alpha, beta },
-    workgroups: flatWorkgroups(gpu, groupsFor(y.size, elementsPerInvocation)),
+    workgroups: linearWorkgroups(gpu.limits, groupsFor(y.size, elementsPerInvocation), workgroupSize, unaryKernel.name),
   });
   return y;
 }
@@ -81,10 +70,12 @@ export function fill(gpu: Gpu, shape: Shape, value: number): GpuTensor {
  */
 export function unaryBackward(gpu: Gpu, op: UnaryOp, dy: GpuTensor, saved: { x?: GpuTensor; y?: GpuTensor }, alpha = 1): GpuTensor {
   expectOneOf('unaryBackward', 'op', op, unaryOps);
+  expectDType('unaryBackward', 'dy', dy, 'f32');
   const need = (name: 'x' | 'y'): GpuTensor => {
     const t = saved[name];
     if (!t) throw new KernelArgumentError('unaryBackward', name, `the forward's ${name} for op '${op}'`, 'nothing');
     expectShape('unaryBackward', name, t, dy.shape, 'same shape as dy');
+    expectDType('unaryBackward', name, t, 'f32');
     return t;
   };
   const then = (t: GpuTensor, factor: number) => {
@@ -129,7 +120,7 @@ export function binary(gpu: Gpu, op: BinaryOp, a: GpuTensor, b: GpuTensor): GpuT
   gpu.dispatch(binaryKernel, {
     bindings: [a, b, y],
     uniforms: { size: a.size, b_size: b.size, op: binaryOpCodes[op] },
-    workgroups: flatWorkgroups(gpu, groupsFor(a.size, elementsPerInvocation)),
+    workgroups: linearWorkgroups(gpu.limits, groupsFor(a.size, elementsPerInvocation), workgroupSize, binaryKernel.name),
   });
   return y;
 }
@@ -170,6 +161,9 @@ export function binaryBackward(
   wanted: { a?: boolean; b?: boolean } = { a: true, b: true },
 ): BinaryGrads {
   expectOneOf('binaryBackward', 'op', op, binaryOps);
+  expectDType('binaryBackward', 'dy', dy, 'f32');
+  expectDType('binaryBackward', 'a', a, 'f32');
+  expectDType('binaryBackward', 'b', b, 'f32');
   expectBroadcastable('binaryBackward', a, b);
   expectShape('binaryBackward', 'dy', dy, a.shape, "a's shape");
   const grads: BinaryGrads = {};

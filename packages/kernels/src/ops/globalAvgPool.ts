@@ -5,11 +5,12 @@ import { defineKernel } from '../runtime/kernel.js';
 import type { GpuTensor, HostTensor, Shape } from '../runtime/tensor.js';
 import { KernelArgumentError } from '../runtime/errors.js';
 import { expectDType, expectRank, expectShape, groupsFor } from '../runtime/validate.js';
-import { flatWorkgroups } from './elementwise.js';
+import { linearWorkgroups } from '../runtime/workgroups.js';
 
 const forwardKernel = defineKernel('globalAvgPool', import.meta.url);
 const backwardKernel = defineKernel('globalAvgPoolBackward', import.meta.url);
 const channelsPerInvocation = 4; // CHANNELS_PER_INVOCATION in both kernels
+const workgroupSize = 64; // WORKGROUP_SIZE in both kernels
 
 /** y[n, c] = mean over (h, w) of x[n, h, w, c]. */
 export function globalAvgPool(gpu: Gpu, x: GpuTensor): GpuTensor {
@@ -20,7 +21,7 @@ export function globalAvgPool(gpu: Gpu, x: GpuTensor): GpuTensor {
   gpu.dispatch(forwardKernel, {
     bindings: [x, y],
     uniforms: { n, hw: h * w, c, inv_hw: 1 / (h * w) },
-    workgroups: flatWorkgroups(gpu, n * groupsFor(c, channelsPerInvocation)),
+    workgroups: linearWorkgroups(gpu.limits, n * groupsFor(c, channelsPerInvocation), workgroupSize, forwardKernel.name),
   });
   return y;
 }
@@ -37,7 +38,7 @@ export function globalAvgPoolBackward(gpu: Gpu, dy: GpuTensor, xShape: Shape): G
   gpu.dispatch(backwardKernel, {
     bindings: [dy, dx],
     uniforms: { n, hw: h * w, c, inv_hw: 1 / (h * w) },
-    workgroups: flatWorkgroups(gpu, n * groupsFor(c, channelsPerInvocation)),
+    workgroups: linearWorkgroups(gpu.limits, n * groupsFor(c, channelsPerInvocation), workgroupSize, backwardKernel.name),
   });
   return dx;
 }

@@ -15,6 +15,8 @@ const shapes: [m: number, n: number, k: number][] = [
   [33, 17, 65], // partial tiles in both directions
   [3, 130, 5],
   [64, 64, 64],
+  [37, 20, 19], // N % 4 == 0 (vec4 loads of B) with partial row and column tiles
+  [19, 548, 6], // two column groups of 32 invocations x 16 columns, the second partial
 ];
 const transposes = [
   { transA: false, transB: false },
@@ -47,9 +49,10 @@ describe('matmul forward vs reference', () => {
     }
   }
 
-  for (const activation of ['relu', 'relu6'] as const) {
-    it(`fused bias + ${activation}`, async () => {
-      const [m, n, k] = [9, 11, 13];
+  // n = 11 takes the scalar path for B, n = 20 the vec4 one.
+  for (const [activation, n] of [['relu', 11], ['relu6', 11], ['relu', 20], ['relu6', 20]] as const) {
+    it(`fused bias + ${activation} (n = ${n})`, async () => {
+      const [m, k] = [9, 13];
       const a = randomTensor(1, [m, k], -3, 3);
       const b = randomTensor(2, [k, n], -3, 3);
       const bias = randomTensor(3, [n]);
@@ -60,6 +63,15 @@ describe('matmul forward vs reference', () => {
       expectClose(got.data, want, forwardTolerance);
     });
   }
+
+  it('more row blocks than one grid dimension holds (rows continue in z)', async () => {
+    const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
+    const m = maxGroups * 8 + 13; // 8 rows per workgroup
+    const a = randomTensor(21, [m, 1]);
+    const b = randomTensor(22, [1, 2]);
+    const got = await matmulHost(gpu, a, b);
+    expectClose(got.data, matmulRef(a.data, b.data, undefined, m, 2, 1), forwardTolerance);
+  });
 });
 
 describe('matmul backward', () => {

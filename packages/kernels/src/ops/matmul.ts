@@ -1,14 +1,22 @@
 /** matmul / gemm launcher: C = act(opA . opB + bias), and its backward. See matmul.wgsl for the kernel. */
+import { KernelArgumentError } from '../runtime/errors.js';
 import type { Gpu } from '../runtime/gpu.js';
 import { runOnHost, type HostOutputs } from '../runtime/host.js';
 import { defineKernel } from '../runtime/kernel.js';
 import type { GpuTensor, HostTensor } from '../runtime/tensor.js';
-import { activationCode, expectRank, expectShape, groupsFor, type Activation } from '../runtime/validate.js';
+import { activationCode, expectDType, expectRank, expectShape, groupsFor, type Activation } from '../runtime/validate.js';
 import { sumRows } from './sumRows.js';
 
 const kernel = defineKernel('matmul', import.meta.url);
-const tileRows = 32; // workgroup 8 x 8 invocations, each 4 x 4 outputs
-const tileCols = 32;
+/** Rows of C per workgroup and columns per invocation: TILE_M and TILE_N in matmul.wgsl. */
+const tileRows = 8;
+const colsPerInvocation = 16;
+
+/** The fewest invocations (8, 16 or 32) whose columns cover N, so narrow matrices leave no lanes idle. */
+function workgroupSize(n: number): number {
+  for (const size of [8, 16]) if (size * colsPerInvocation >= n) return size;
+  return 32;
+}
 
 export interface MatmulOptions {
   /** A is stored [K, M] and used transposed. */
@@ -32,6 +40,7 @@ function dims(a: GpuTensor, b: GpuTensor, options: MatmulOptions): MatmulDims {
   const n = options.transB ? b.shape[0]! : b.shape[1]!;
   expectShape('matmul', 'b', b, options.transB ? [n, k] : [k, n], `K = ${k} from a`);
   if (options.bias) expectShape('matmul', 'bias', options.bias, [n], 'one per output column');
+  for (const [name, t] of [['a', a], ['b', b], ['bias', options.bias]] as const) if (t) expectDType('matmul', name, t, 'f32');
   return { m, n, k };
 }
 
@@ -39,13 +48,24 @@ function dims(a: GpuTensor, b: GpuTensor, options: MatmulOptions): MatmulDims {
 export function matmul(gpu: Gpu, a: GpuTensor, b: GpuTensor, options: MatmulOptions = {}, out?: GpuTensor): GpuTensor {
   const { m, n, k } = dims(a, b, options);
   const activation = activationCode('matmul', options.activation);
-  if (out) expectShape('matmul', 'out', out, [m, n]);
+  if (out) {
+    expectShape('matmul', 'out', out, [m, n]);
+    expectDType('matmul', 'out', out, 'f32');
+    if (out.buffer === a.buffer || out.buffer === b.buffer) throw new KernelArgumentError('matmul', 'out', 'a buffer distinct from a and b', 'the storage of an input');
+  }
   const c = out ?? gpu.allocate([m, n]);
+  const wgSize = workgroupSize(n);
+  // Row blocks fill the y dimension of the grid, then continue in z (the kernel reads num_workgroups).
+  const rowGroups = groupsFor(m, tileRows);
+  const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
+  const layers = groupsFor(rowGroups, maxGroups);
   gpu.dispatch(kernel, {
     bindings: [a, b, options.bias ?? gpu.placeholder(), c],
     uniforms: { m, n, k, has_bias: options.bias ? 1 : 0, activation },
-    workgroups: [groupsFor(n, tileCols), groupsFor(m, tileRows)],
-    overrides: { trans_a: options.transA ? 1 : 0, trans_b: options.transB ? 1 : 0 },
+    workgroups: [groupsFor(n, wgSize * colsPerInvocation), groupsFor(rowGroups, layers), layers],
+    // B as vec4 (one load per 4 columns) when its rows are contiguous and whole vec4s.
+    entryPoint: !options.transB && n % 4 === 0 ? 'main_vec4' : 'main',
+    overrides: { trans_a: options.transA ? 1 : 0, trans_b: options.transB ? 1 : 0, wg_size: wgSize },
   });
   return c;
 }

@@ -5,12 +5,33 @@
 // PyTorch's [out, in] weights); a 1x1 convolution over NHWC is [N*H*W, C_in] x [C_in, C_out].
 // activation: 0 none, 1 relu, 2 relu6.
 //
-// Work split: each invocation computes a TILE_M x TILE_N = 4 x 4 block of C in registers; a
-// workgroup of 8 x 8 invocations covers a 32 x 32 block. No workgroup memory: on CPU drivers
-// (lavapipe) barriers and shared memory cost more than they save, while register blocking
-// raises the FMA-to-load ratio from 1:2 to 4:1. Rows and columns past the edge are clamped to
-// valid addresses and their results discarded, so the k loop has no bounds checks.
+// Work split: a workgroup owns TILE_M = 8 rows of C; each of its wg_size invocations owns
+// TILE_N = 16 consecutive columns of those rows, an 8 x 16 block held in registers as 8 rows of
+// VEC_N = 4 vec4 accumulators. Rows come from the workgroup id, columns from the invocation.
+//
+// Why this tiling (measured on lavapipe, a CPU Vulkan driver): lavapipe runs a workgroup on one
+// CPU thread, its invocations as the lanes of 8-wide SIMD registers. A storage load whose address
+// is the same in every invocation (here opA[row, kk]: the rows come from the workgroup id) becomes
+// one scalar load and a broadcast; a load whose address differs per invocation (opB[kk, col])
+// becomes a loop over the lanes, with a bounds-check branch per lane and per component. So each k
+// step does 8 cheap opA loads and 16 expensive opB loads for 128 FMAs; the accumulators do not fit
+// in the 16 AVX registers, but spilling them costs less than the loads a smaller tile would add.
+// Each bounds-checked load also ends a basic block, so a k step issues all its loads first and
+// then the FMAs: interleaving them cut the FMAs into small blocks and halved the speed. The
+// epilogue loops over rows at run time (store_tile) to keep the shader small enough to compile fast.
+// Result: 1024^3 went from ~7 to ~20 GFLOP/s (table in docs/kernels/matmul.md).
+// Workgroup shared memory is not used: barriers are costly there and the loads would not get
+// cheaper. A real GPU wants the opposite: a cooperative tile of A and B staged in workgroup
+// memory by coalesced loads (e.g. 64 x 64 per workgroup, 4 x 4 per invocation) and far fewer
+// accumulators per invocation, since 128 live floats would cripple its occupancy.
+//
+// Two entry points share this tiling. main_vec4 reads opB as vec4 (one load per 4 columns): it
+// needs !trans_b and N % 4 == 0, and binds B as array<vec4<f32>>. main reads opB one element at a
+// time and handles every layout. Rows and columns past the edge are clamped to valid addresses
+// and their results discarded, so the k loop has no bounds checks of its own.
 // trans_a / trans_b are override constants: they change the address pattern of every load.
+// wg_size (8, 16 or 32) is chosen by the launcher so narrow matrices do not leave lanes idle.
+// Row blocks past maxComputeWorkgroupsPerDimension continue in the z dimension of the grid.
 
 struct Params {
   m: u32,
@@ -22,76 +43,159 @@ struct Params {
 
 override trans_a: bool = false;
 override trans_b: bool = false;
+override wg_size: u32 = 32u;
+
+const TILE_M = 8u;
+const VEC_N = 4u;
+const TILE_N = 16u; // VEC_N vec4s
+
+alias Row = array<vec4<f32>, VEC_N>;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
+// B, bound once: `b` by entry point main, `b4` by main_vec4 (each entry point uses only one).
 @group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
-const TILE_M = 4u;
-const TILE_N = 4u;
-
-fn activate(x: f32) -> f32 {
+fn activate(x: vec4<f32>) -> vec4<f32> {
   switch params.activation {
-    case 1u: { return max(x, 0.0); }
-    case 2u: { return clamp(x, 0.0, 6.0); }
+    case 1u: { return max(x, vec4<f32>(0.0)); }
+    case 2u: { return clamp(x, vec4<f32>(0.0), vec4<f32>(6.0)); }
     default: { return x; }
   }
 }
 
-@compute @workgroup_size(8, 8, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let row0 = gid.y * TILE_M;
-  let col0 = gid.x * TILE_N;
-  if (row0 >= params.m || col0 >= params.n) {
-    return;
-  }
-  let m = params.m;
-  let n = params.n;
-  let k = params.k;
+// The first row of C this workgroup owns.
+fn first_row(group: vec3<u32>, groups: vec3<u32>) -> u32 {
+  return (group.z * groups.y + group.y) * TILE_M;
+}
 
-  // Element (r, kk) of opA sits at a_row[r] + kk * a_step; element (kk, c) of opB at b_col[c] + kk * b_step.
-  var a_row: array<u32, 4>;
-  var b_col: array<u32, 4>;
+// Where opA[row0 + i, 0] sits, for each row of the tile; rows past the edge read row m - 1.
+fn a_rows(row0: u32) -> array<u32, TILE_M> {
+  var rows: array<u32, TILE_M>;
   for (var i = 0u; i < TILE_M; i++) {
-    let r = min(row0 + i, m - 1u);
-    a_row[i] = select(r * k, r, trans_a);
+    let r = min(row0 + i, params.m - 1u);
+    rows[i] = select(r * params.k, r, trans_a);
   }
-  for (var j = 0u; j < TILE_N; j++) {
-    let col = min(col0 + j, n - 1u);
-    b_col[j] = select(col, col * k, trans_b);
-  }
-  let a_step = select(1u, m, trans_a);
-  let b_step = select(n, 1u, trans_b);
+  return rows;
+}
 
-  var acc: array<vec4<f32>, 4>;
-  for (var kk = 0u; kk < k; kk++) {
-    let b_vec = vec4<f32>(
-      b[b_col[0] + kk * b_step],
-      b[b_col[1] + kk * b_step],
-      b[b_col[2] + kk * b_step],
-      b[b_col[3] + kk * b_step],
-    );
-    for (var i = 0u; i < TILE_M; i++) {
-      acc[i] = fma(vec4<f32>(a[a_row[i] + kk * a_step]), b_vec, acc[i]);
-    }
-  }
-
+// opA[row0 + i, kk] for the tile's rows. Every invocation of the workgroup reads the same addresses.
+fn a_column(rows: array<u32, TILE_M>, kk: u32) -> array<f32, TILE_M> {
+  let step = select(1u, params.m, trans_a);
+  var values: array<f32, TILE_M>;
   for (var i = 0u; i < TILE_M; i++) {
-    let r = row0 + i;
-    if (r >= m) {
-      break;
-    }
+    values[i] = a[rows[i] + kk * step];
+  }
+  return values;
+}
+
+fn fma_row(acc: Row, a_value: f32, b_row: Row) -> Row {
+  let s = vec4<f32>(a_value);
+  return Row(fma(s, b_row[0], acc[0]), fma(s, b_row[1], acc[1]), fma(s, b_row[2], acc[2]), fma(s, b_row[3], acc[3]));
+}
+
+// opB[kk, col], the column clamped to the last one.
+fn b_at(kk: u32, col: u32) -> f32 {
+  let cc = min(col, params.n - 1u);
+  return b[select(kk * params.n + cc, cc * params.k + kk, trans_b)];
+}
+
+// bias[col0 .. col0 + 15] (clamped to the last column), or zeros without bias.
+fn bias_row(col0: u32) -> Row {
+  var row: Row;
+  if (params.has_bias == 1u) {
     for (var j = 0u; j < TILE_N; j++) {
-      let col = col0 + j;
-      if (col < n) {
-        var value = acc[i][j];
-        if (params.has_bias == 1u) {
-          value += bias[col];
+      row[j / 4u][j % 4u] = bias[min(col0 + j, params.n - 1u)];
+    }
+  }
+  return row;
+}
+
+// Writes act(acc + bias) to the tile's rows that exist. The loop over rows is a runtime loop on
+// purpose: unrolled, its 128 bounds-checked stores took lavapipe's LLVM 8 s to compile.
+fn store_tile(tile: array<Row, TILE_M>, row0: u32, col0: u32) {
+  let bias_values = bias_row(col0);
+  let rows = select(0u, min(TILE_M, params.m - row0), row0 < params.m);
+  for (var i = 0u; i < rows; i++) {
+    let r = row0 + i;
+    for (var j = 0u; j < VEC_N; j++) {
+      let value = activate(tile[i][j] + bias_values[j]);
+      for (var q = 0u; q < 4u; q++) {
+        let col = col0 + 4u * j + q;
+        if (col < params.n) {
+          c[r * params.n + col] = value[q];
         }
-        c[r * n + col] = activate(value);
       }
     }
   }
+}
+
+@compute @workgroup_size(wg_size)
+fn main(
+  @builtin(workgroup_id) group: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) lane: u32,
+) {
+  let row0 = first_row(group, groups);
+  let col0 = (group.x * wg_size + lane) * TILE_N;
+  if (col0 >= params.n) {
+    return; // an idle lane: lavapipe's per-lane loads skip it
+  }
+  let rows = a_rows(row0);
+  var acc0: Row; var acc1: Row; var acc2: Row; var acc3: Row;
+  var acc4: Row; var acc5: Row; var acc6: Row; var acc7: Row;
+  for (var kk = 0u; kk < params.k; kk++) {
+    var b_row: Row;
+    for (var j = 0u; j < VEC_N; j++) {
+      let col = col0 + 4u * j;
+      b_row[j] = vec4<f32>(b_at(kk, col), b_at(kk, col + 1u), b_at(kk, col + 2u), b_at(kk, col + 3u));
+    }
+    let a_col = a_column(rows, kk);
+    // Explicit rows: written as a loop over a 2-D array, lavapipe ran this kernel at half speed.
+    acc0 = fma_row(acc0, a_col[0], b_row);
+    acc1 = fma_row(acc1, a_col[1], b_row);
+    acc2 = fma_row(acc2, a_col[2], b_row);
+    acc3 = fma_row(acc3, a_col[3], b_row);
+    acc4 = fma_row(acc4, a_col[4], b_row);
+    acc5 = fma_row(acc5, a_col[5], b_row);
+    acc6 = fma_row(acc6, a_col[6], b_row);
+    acc7 = fma_row(acc7, a_col[7], b_row);
+  }
+  store_tile(array<Row, TILE_M>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7), row0, col0);
+}
+
+@compute @workgroup_size(wg_size)
+fn main_vec4(
+  @builtin(workgroup_id) group: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) lane: u32,
+) {
+  let row0 = first_row(group, groups);
+  let col0 = (group.x * wg_size + lane) * TILE_N;
+  if (col0 >= params.n) {
+    return; // an idle lane: lavapipe's per-lane loads skip it
+  }
+  let rows = a_rows(row0);
+  let n4 = params.n / 4u;
+  var acc0: Row; var acc1: Row; var acc2: Row; var acc3: Row;
+  var acc4: Row; var acc5: Row; var acc6: Row; var acc7: Row;
+  for (var kk = 0u; kk < params.k; kk++) {
+    var b_row: Row;
+    for (var j = 0u; j < VEC_N; j++) {
+      b_row[j] = b4[kk * n4 + min(col0 / 4u + j, n4 - 1u)];
+    }
+    let a_col = a_column(rows, kk);
+    acc0 = fma_row(acc0, a_col[0], b_row);
+    acc1 = fma_row(acc1, a_col[1], b_row);
+    acc2 = fma_row(acc2, a_col[2], b_row);
+    acc3 = fma_row(acc3, a_col[3], b_row);
+    acc4 = fma_row(acc4, a_col[4], b_row);
+    acc5 = fma_row(acc5, a_col[5], b_row);
+    acc6 = fma_row(acc6, a_col[6], b_row);
+    acc7 = fma_row(acc7, a_col[7], b_row);
+  }
+  store_tile(array<Row, TILE_M>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7), row0, col0);
 }

@@ -7,13 +7,14 @@ import { KernelArgumentError } from '../runtime/errors.js';
 import { runOnHost } from '../runtime/host.js';
 import { defineKernel } from '../runtime/kernel.js';
 import { shapeToString, type GpuTensor, type HostTensor, type Shape } from '../runtime/tensor.js';
-import { expectDType, expectPositiveInt, expectRank, expectShape, groupsFor } from '../runtime/validate.js';
-import { flatWorkgroups } from './elementwise.js';
-import { convOutputSize, resolvePadding, type Padding } from './padding.js';
+import { expectDType, expectRank, expectShape, groupsFor } from '../runtime/validate.js';
+import { linearWorkgroups } from '../runtime/workgroups.js';
+import { convOutputSize, pairOf, resolvePadding, type Padding } from './padding.js';
 
 const forwardKernel = defineKernel('maxPool2d', import.meta.url);
 const backwardKernel = defineKernel('maxPool2dBackward', import.meta.url);
 const channelsPerInvocation = 4; // CHANNELS_PER_INVOCATION in both kernels
+const workgroupSize = 64; // WORKGROUP_SIZE in both kernels
 const outBlock = 2; // OUT_BLOCK in maxPool2d.wgsl: each forward invocation computes 2 x 2 output pixels
 const inBlock = 2; // IN_BLOCK in maxPool2dBackward.wgsl: each backward invocation computes 2 x 2 input pixels
 
@@ -42,8 +43,6 @@ export interface MaxPool2dGeometry {
   pad_left: number;
 }
 
-const pair = (v: number | readonly [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
-
 /**
  * Validates x's shape and the options. Every pad must be smaller than the window along its axis,
  * so each window holds at least one real cell (PyTorch is stricter: pad <= k / 2, symmetric);
@@ -52,12 +51,8 @@ const pair = (v: number | readonly [number, number]): [number, number] => (typeo
 export function maxPool2dGeometry(kernel: string, xShape: Shape, options: MaxPool2dOptions): MaxPool2dGeometry {
   if (xShape.length !== 4) throw new KernelArgumentError(kernel, 'x', 'rank 4 (NHWC [n, h, w, c])', `rank ${xShape.length} ${shapeToString(xShape)}`);
   const [n, h, w, c] = xShape as [number, number, number, number];
-  const [k_h, k_w] = pair(options.kernelSize);
-  const [stride_h, stride_w] = pair(options.stride ?? options.kernelSize);
-  expectPositiveInt(kernel, 'kernelSize', k_h);
-  expectPositiveInt(kernel, 'kernelSize', k_w);
-  expectPositiveInt(kernel, 'stride', stride_h);
-  expectPositiveInt(kernel, 'stride', stride_w);
+  const [k_h, k_w] = pairOf(kernel, 'kernelSize', options.kernelSize);
+  const [stride_h, stride_w] = pairOf(kernel, 'stride', options.stride ?? options.kernelSize);
   const pad = resolvePadding(kernel, options.padding, h, w, { kH: k_h, kW: k_w, strideH: stride_h, strideW: stride_w, dilationH: 1, dilationW: 1 });
   if (pad.top >= k_h || pad.bottom >= k_h || pad.left >= k_w || pad.right >= k_w) {
     throw new KernelArgumentError(
@@ -85,7 +80,7 @@ function forward(gpu: Gpu, x: GpuTensor, options: MaxPool2dOptions, saveArgmax: 
   gpu.dispatch(forwardKernel, {
     bindings: [x, y, argmax ?? gpu.placeholder()],
     uniforms: { ...g, save_argmax: saveArgmax ? 1 : 0 },
-    workgroups: flatWorkgroups(gpu, g.n * groupsFor(g.out_h, outBlock) * groupsFor(g.out_w, outBlock) * groupsFor(g.c, channelsPerInvocation)),
+    workgroups: linearWorkgroups(gpu.limits, g.n * groupsFor(g.out_h, outBlock) * groupsFor(g.out_w, outBlock) * groupsFor(g.c, channelsPerInvocation), workgroupSize, forwardKernel.name),
   });
   return argmax ? { y, argmax } : { y };
 }
@@ -113,7 +108,7 @@ export function maxPool2dBackward(gpu: Gpu, dy: GpuTensor, argmax: GpuTensor, xS
   gpu.dispatch(backwardKernel, {
     bindings: [dy, argmax, dx],
     uniforms: { ...g },
-    workgroups: flatWorkgroups(gpu, g.n * groupsFor(g.h, inBlock) * groupsFor(g.w, inBlock) * groupsFor(g.c, channelsPerInvocation)),
+    workgroups: linearWorkgroups(gpu.limits, g.n * groupsFor(g.h, inBlock) * groupsFor(g.w, inBlock) * groupsFor(g.c, channelsPerInvocation), workgroupSize, backwardKernel.name),
   });
   return dx;
 }

@@ -16,6 +16,8 @@ import type { Gpu } from '../runtime/gpu.js';
 import { KernelArgumentError } from '../runtime/errors.js';
 import type { Kernel } from '../runtime/kernel.js';
 import { GpuTensor, shapeToString, sizeOf, type HostTensor, type Shape } from '../runtime/tensor.js';
+import { expectDType } from '../runtime/validate.js';
+import { linearWorkgroups } from '../runtime/workgroups.js';
 
 /** minStorageBufferOffsetAlignment on every adapter: the most a binding offset may need. */
 export const arenaAlignmentBytes = 256;
@@ -111,7 +113,7 @@ export function planFusedStep(kernel: string, tensors: readonly FusedTensorViews
         if (role === 'param' || role === 'grad') throw new KernelArgumentError(kernel, name, 'a tensor', 'undefined');
         continue;
       }
-      if (view.dtype !== 'f32') throw new KernelArgumentError(kernel, name, 'dtype f32', `dtype ${view.dtype}`);
+      expectDType(kernel, name, view, 'f32');
       if (role !== 'param' && shapeToString(view.shape) !== shapeToString(t.param.shape)) {
         throw new KernelArgumentError(kernel, name, `shape ${shapeToString(t.param.shape)} (the parameter's)`, shapeToString(view.shape));
       }
@@ -183,12 +185,11 @@ export function packRows<F extends string>(rows: readonly Readonly<Record<F, num
 export function dispatchFused(gpu: Gpu, kernel: Kernel, plan: FusedPlan, rows: Uint32Array, bindings: readonly GpuTensor[]): void {
   const chunkTable = gpu.upload(plan.chunks, [plan.chunks.length], 'u32');
   const rowTable = gpu.upload(rows, [rows.length], 'u32');
-  const maxX = gpu.limits.maxComputeWorkgroupsPerDimension;
-  const x = Math.min(plan.chunkCount, maxX);
   gpu.dispatch(kernel, {
     bindings: [chunkTable, rowTable, ...bindings],
     uniforms: { chunk_count: plan.chunkCount },
-    workgroups: [x, Math.ceil(plan.chunkCount / x)],
+    // One workgroup per chunk: the kernels read chunk = workgroup_id.x + workgroup_id.y * num_workgroups.x.
+    workgroups: linearWorkgroups(gpu.limits, plan.chunkCount, 1, kernel.name),
   });
   gpu.release(chunkTable, rowTable);
 }

@@ -7,7 +7,7 @@
  * is why this is resolved here once, from the input size, instead of being a fixed number per layer.
  */
 import { KernelArgumentError } from '../runtime/errors.js';
-import { expectNonNegativeInt } from '../runtime/validate.js';
+import { expectNonNegativeInt, expectPositiveInt } from '../runtime/validate.js';
 
 /** A single number pads all four sides; a 4-tuple is [top, bottom, left, right]. */
 export type Padding = 'same' | 'valid' | number | readonly [top: number, bottom: number, left: number, right: number];
@@ -27,6 +27,20 @@ export interface Window2d {
   strideW: number;
   dilationH: number;
   dilationW: number;
+}
+
+/**
+ * A per-axis window parameter (stride, dilation, kernel size) given as one number for both axes or
+ * as [h, w]: validated as positive integers (KernelArgumentError naming `argName`) and returned as [h, w].
+ */
+export function pairOf(kernel: string, argName: string, value: number | readonly [number, number]): [number, number] {
+  if (typeof value !== 'number' && !(Array.isArray(value) && value.length === 2)) {
+    throw new KernelArgumentError(kernel, argName, 'a positive integer or [h, w]', JSON.stringify(value));
+  }
+  const [h, w] = typeof value === 'number' ? [value, value] : value;
+  expectPositiveInt(kernel, argName, h!);
+  expectPositiveInt(kernel, argName, w!);
+  return [h!, w!];
 }
 
 /** Total 'same' padding on one axis; TF gives the odd pixel to the end (bottom/right). */

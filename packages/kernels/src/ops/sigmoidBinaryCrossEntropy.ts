@@ -8,8 +8,8 @@ import { runOnHost } from '../runtime/host.js';
 import { defineKernel } from '../runtime/kernel.js';
 import type { GpuTensor, HostTensor } from '../runtime/tensor.js';
 import { expectDType, expectOneOf, expectShape, groupsFor } from '../runtime/validate.js';
+import { linearWorkgroups } from '../runtime/workgroups.js';
 import { KernelArgumentError } from '../runtime/errors.js';
-import { flatWorkgroups } from './elementwise.js';
 import { reductions, type Reduction } from './softmaxCrossEntropy.js';
 import { sumRows } from './sumRows.js';
 
@@ -17,6 +17,7 @@ const forwardKernel = defineKernel('sigmoidBinaryCrossEntropy', import.meta.url)
 const backwardKernel = defineKernel('sigmoidBinaryCrossEntropyBackward', import.meta.url);
 /** Must match ELEMENTS_PER_INVOCATION in both kernels. */
 const elementsPerInvocation = 4;
+const workgroupSize = 64; // WORKGROUP_SIZE in both kernels
 
 export interface SigmoidBinaryCrossEntropyOptions {
   /** Weight of the positive term per class: shape [classes] (the last dimension; [1] for rank-1 logits). */
@@ -55,7 +56,7 @@ export function sigmoidBinaryCrossEntropy(gpu: Gpu, logits: GpuTensor, targets: 
   gpu.dispatch(forwardKernel, {
     bindings: [logits, targets, options.posWeight ?? gpu.placeholder(), losses],
     uniforms: { size, classes, has_pos_weight: options.posWeight ? 1 : 0 },
-    workgroups: flatWorkgroups(gpu, groupsFor(size, elementsPerInvocation)),
+    workgroups: linearWorkgroups(gpu.limits, groupsFor(size, elementsPerInvocation), workgroupSize, forwardKernel.name),
   });
   if (reduction === 'none') return losses;
   const loss = sumRows(gpu, losses, 1, reduction === 'mean' ? 1 / size : 1);
@@ -85,7 +86,7 @@ export function sigmoidBinaryCrossEntropyBackward(
       per_element_upstream: reduction === 'none' ? 1 : 0,
       inv_normaliser: reduction === 'mean' ? 1 / size : 1,
     },
-    workgroups: flatWorkgroups(gpu, groupsFor(size, elementsPerInvocation)),
+    workgroups: linearWorkgroups(gpu.limits, groupsFor(size, elementsPerInvocation), workgroupSize, backwardKernel.name),
   });
   return dx;
 }

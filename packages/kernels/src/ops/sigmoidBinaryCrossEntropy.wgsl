@@ -44,7 +44,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   for (var e = first; e < last; e++) {
     let xe = x[e];
     let te = t[e];
-    let pw = select(1.0, pos_weight[e % params.classes], params.has_pos_weight == 1u);
+    var pw = 1.0;
+    if (params.has_pos_weight == 1u) { // absent: a 16-byte placeholder, so never index it
+      pw = pos_weight[e % params.classes];
+    }
     let tail = log1p_small(exp(-abs(xe)));
     let softplus_pos = max(xe, 0.0) + tail; // softplus(x)  = -log(1 - sigmoid(x))
     let softplus_neg = max(-xe, 0.0) + tail; // softplus(-x) = -log(sigmoid(x))

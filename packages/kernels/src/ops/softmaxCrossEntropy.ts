@@ -13,7 +13,7 @@ import { runOnHost } from '../runtime/host.js';
 import { defineKernel } from '../runtime/kernel.js';
 import type { GpuTensor, HostTensor } from '../runtime/tensor.js';
 import { expectDType, expectOneOf, expectRank, expectShape, groupsFor } from '../runtime/validate.js';
-import { flatWorkgroups } from './elementwise.js';
+import { linearWorkgroups } from '../runtime/workgroups.js';
 import { sumAll, sumRows } from './sumRows.js';
 
 const forwardKernel = defineKernel('softmaxCrossEntropy', import.meta.url);
@@ -25,6 +25,7 @@ const softmaxKernel = defineKernel('softmax', import.meta.url);
 const rowsPerWorkgroup = 16;
 /** Must match ELEMENTS_PER_INVOCATION in softmaxCrossEntropyBackward.wgsl. */
 const elementsPerInvocation = 4;
+const workgroupSize = 64; // WORKGROUP_SIZE in softmaxCrossEntropyBackward.wgsl
 
 export type Reduction = 'mean' | 'sum' | 'none';
 export const reductions: readonly Reduction[] = ['mean', 'sum', 'none'];
@@ -119,14 +120,19 @@ export function softmaxCrossEntropyBackward(
   const name = 'softmaxCrossEntropyBackward';
   const reduction = checkReduction(name, saved.reduction);
   expectRank(name, 'residual', saved.residual, 2, '[n, k]');
+  expectDType(name, 'residual', saved.residual, 'f32');
   const [n, k] = [saved.residual.shape[0]!, saved.residual.shape[1]!];
   expectShape(name, 'upstream', upstream, reduction === 'none' ? [n] : [1], reduction === 'none' ? 'one per sample' : 'the scalar loss gradient');
-  if (saved.weightSum) expectShape(name, 'weightSum', saved.weightSum, [1]);
+  expectDType(name, 'upstream', upstream, 'f32');
+  if (saved.weightSum) {
+    expectShape(name, 'weightSum', saved.weightSum, [1]);
+    expectDType(name, 'weightSum', saved.weightSum, 'f32');
+  }
   const dx = gpu.allocate([n, k]);
   gpu.dispatch(backwardKernel, {
     bindings: [saved.residual, upstream, saved.weightSum ?? gpu.placeholder(), dx],
     uniforms: { n, k, reduction: reductionCodes[reduction], has_weight: saved.weightSum ? 1 : 0 },
-    workgroups: flatWorkgroups(gpu, groupsFor(n * k, elementsPerInvocation)),
+    workgroups: linearWorkgroups(gpu.limits, groupsFor(n * k, elementsPerInvocation), workgroupSize, backwardKernel.name),
   });
   return dx;
 }

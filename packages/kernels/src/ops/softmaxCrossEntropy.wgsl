@@ -33,8 +33,13 @@ struct Params {
 // A quiet NaN built at run time (a NaN constant expression is a WGSL compile error).
 var<private> nan_bits: u32 = 0x7fc00000u;
 
+// Reads weight only when present: an absent weight is bound to a 16-byte placeholder, and select()
+// would evaluate weight[j] for every class regardless.
 fn class_weight(j: u32) -> f32 {
-  return select(1.0, weight[j], params.has_weight == 1u);
+  if (params.has_weight == 1u) {
+    return weight[j];
+  }
+  return 1.0;
 }
 
 @compute @workgroup_size(16, 1, 1)

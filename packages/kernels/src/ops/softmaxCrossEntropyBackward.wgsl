@@ -36,7 +36,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   var normaliser = 1.0;
   if (params.reduction == REDUCTION_MEAN) {
-    normaliser = select(f32(params.n), weight_sum[0], params.has_weight == 1u);
+    normaliser = f32(params.n);
+    if (params.has_weight == 1u) {
+      normaliser = weight_sum[0];
+    }
   }
   let scale = upstream[0] / normaliser;
   let last = min(first + ELEMENTS_PER_INVOCATION, size);

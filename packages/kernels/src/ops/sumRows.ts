@@ -7,14 +7,18 @@ import { runOnHost } from '../runtime/host.js';
 import { defineKernel } from '../runtime/kernel.js';
 import { KernelArgumentError } from '../runtime/errors.js';
 import { shapeToString, type GpuTensor, type HostTensor } from '../runtime/tensor.js';
-import { expectPositiveInt, groupsFor } from '../runtime/validate.js';
+import { expectDType, expectFinite, expectPositiveInt, groupsFor } from '../runtime/validate.js';
+import { linearWorkgroups } from '../runtime/workgroups.js';
 
 const kernel = defineKernel('sumRows', import.meta.url);
 const rowsPerChunk = 128;
+const workgroupSize = 64; // WORKGROUP_SIZE (x) in sumRows.wgsl; y and z fold the chunk index
 
 /** out[c] = scale * sum_r x[r, c] for x viewed as [rows, cols] (rows * cols must equal x.size). */
 export function sumRows(gpu: Gpu, x: GpuTensor, cols: number, scale = 1): GpuTensor {
+  expectDType('sumRows', 'x', x, 'f32');
   expectPositiveInt('sumRows', 'cols', cols);
+  expectFinite('sumRows', 'scale', scale);
   if (x.size % cols !== 0) {
     throw new KernelArgumentError('sumRows', 'x', `a size divisible by cols = ${cols}`, `size ${x.size} ${shapeToString(x.shape)}`);
   }
@@ -26,7 +30,7 @@ export function sumRows(gpu: Gpu, x: GpuTensor, cols: number, scale = 1): GpuTen
     gpu.dispatch(kernel, {
       bindings: [input, out],
       uniforms: { rows, cols, rows_per_chunk: rowsPerChunk, scale: chunks === 1 ? scale : 1 },
-      workgroups: [groupsFor(cols, 64), chunks],
+      workgroups: [groupsFor(cols, workgroupSize), ...linearWorkgroups(gpu.limits, chunks, 1, kernel.name)],
     });
     if (input !== x) gpu.release(input);
     if (chunks === 1) return out;

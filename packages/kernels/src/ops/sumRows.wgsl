@@ -5,6 +5,10 @@
 // The launcher applies this pass repeatedly until one row is left, so every pass is wide:
 // invocation (c, chunk) sums one column over one chunk of rows. Neighbouring invocations read
 // neighbouring columns, so each row is read contiguously.
+//
+// Grid: x covers the columns; the chunk index is folded over y and z (runtime/workgroups.ts,
+// linearWorkgroups with one invocation per workgroup along y), so a full reduction (cols = 1) of
+// more than 65,535 chunks still fits the per-dimension workgroup limit. Surplus chunks exit.
 
 struct Params {
   rows: u32,
@@ -18,13 +22,13 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(64, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let col = gid.x;
-  let chunk = gid.y;
-  if (col >= params.cols) {
+  let chunk = gid.y + gid.z * groups.y;
+  let first = chunk * params.rows_per_chunk;
+  if (col >= params.cols || first >= params.rows) {
     return;
   }
-  let first = chunk * params.rows_per_chunk;
   let last = min(first + params.rows_per_chunk, params.rows);
   var sum = 0.0;
   for (var r = first; r < last; r++) {
