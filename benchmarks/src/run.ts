@@ -13,10 +13,11 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createGpu, describeAdapter, gpuInstanceOf, type Gpu } from '@graft/kernels';
-import type { KernelBenchCase, Tf } from './kernels/case.js';
+import type { KernelBenchCase, Tf, TfRun } from './kernels/case.js';
+import { compareWithPeer, firstNonFinite, type HostOutput } from './kernels/check.js';
 import { measureFmaPeak, type FmaPeak } from './kernels/fmaPeak.js';
 import { adapterSlug, checkTargets, markdownTable, noTfjsPeer, writeAtomically, type CaseResult, type KernelReport } from './kernels/report.js';
-import { GraftTimer, checkFinite, tfjsTimingMethod, timeTfjs, type RepetitionPlan, type TimingMethod } from './kernels/timing.js';
+import { GraftTimer, readGraftOutputs, readTfjsOutputs, tfjsTimingMethod, timeTfjs, type RepetitionPlan, type TimingMethod } from './kernels/timing.js';
 
 export interface KernelBenchOptions {
   /** Only cases whose "kernel label direction" (or case file name) matches. */
@@ -212,10 +213,44 @@ async function runSelectedCases(ctx: RunContext): Promise<CaseResult[]> {
 
 async function runCase({ gpu, timer, tf, tfMethod, plan, peakGflops }: RunContext, c: KernelBenchCase, file: string): Promise<CaseResult> {
   const result: CaseResult = { kernel: c.kernel, label: c.label, direction: c.direction, file, flops: c.flops, bytes: c.bytes };
+  // The peer built for the check is kept for timing, so its setup runs once.
+  let peer: TfRun | null = null;
+  const disposePeer = () => {
+    const p = peer;
+    peer = null;
+    try {
+      p?.dispose();
+    } catch {
+      // already recorded or irrelevant: the case's outcome stands
+    }
+  };
   try {
     const run = c.graft(gpu);
     try {
-      await checkFinite(gpu, run);
+      // Check, then time: a case whose outputs are wrong is a failed row, not a timing.
+      const outputs = await readGraftOutputs(gpu, run);
+      const nonFinite = firstNonFinite(outputs);
+      if (nonFinite) throw new Error(nonFinite);
+      const check = c.checkAgainstPeer;
+      if (check && 'skip' in check) result.check = `not compared: ${check.skip}`;
+      else if (!c.tfjs) result.check = `not compared: ${noTfjsPeer}`;
+      else if (!tf) result.check = 'not compared: tfjs unavailable';
+      else {
+        let peerOutputs: HostOutput[] | null = null;
+        try {
+          peer = c.tfjs(tf);
+          peerOutputs = await readTfjsOutputs(tf, peer);
+        } catch (error) {
+          result.tfjsError = message(error);
+          result.check = 'not compared: the tfjs peer failed';
+          disposePeer();
+        }
+        if (peerOutputs) {
+          const outcome = compareWithPeer(outputs, peerOutputs, check);
+          if (!outcome.ok) throw new Error(outcome.message);
+          result.check = outcome.summary;
+        }
+      }
       const timing = await timer.time(run, plan);
       const seconds = timing.medianMs / 1e3;
       const gflops = c.flops / seconds / 1e9;
@@ -226,23 +261,22 @@ async function runCase({ gpu, timer, tf, tfMethod, plan, peakGflops }: RunContex
     }
   } catch (error) {
     result.error = message(error);
+    disposePeer();
     gpu.passTimestamps = null;
     await gpu.sync().catch(() => {}); // the error is recorded; clear what the failed case left pending
     return result;
   }
   if (!c.tfjs) {
     result.tfjsError = noTfjsPeer;
-  } else if (tf && tfMethod) {
+  } else if (tf && tfMethod && !result.tfjsError) {
     try {
-      const peer = c.tfjs(tf);
-      try {
-        result.tfjs = await timeTfjs(tf, tfMethod, peer, plan);
-        result.ratio = result.tfjs.medianMs / result.graft!.medianMs;
-      } finally {
-        peer.dispose();
-      }
+      peer ??= c.tfjs(tf);
+      result.tfjs = await timeTfjs(tf, tfMethod, peer, plan);
+      result.ratio = result.tfjs.medianMs / result.graft!.medianMs;
     } catch (error) {
       result.tfjsError = message(error);
+    } finally {
+      disposePeer();
     }
   }
   return result;

@@ -76,6 +76,22 @@ describe('report files', () => {
     expect(md).toMatch(/\| mm \| forward \| 10\.00 \| 214\.7 \| .* \| 30\.00 \| 3\.00x \|/);
     expect(md).toContain('| broken | forward | failed: boom |');
     expect(md).toContain('- all met');
+    // Neither timed case recorded a check: both are listed as not compared.
+    expect(md).toContain('Before timing, 0 of 1 timed cases matched');
+    expect(md).toContain('- mm (forward): not compared');
+  });
+
+  it('lists the timed cases that were not compared with tfjs, with their reasons', () => {
+    const matched = { ...timed('matmul', 'mm', 10, 30), check: 'matched tfjs (1 output, worst |diff| 1.0e-7 of max magnitude)' };
+    const skipped = { ...timed('dropout', 'drop', 1, 1), check: 'not compared: random masks' };
+    const md = markdownTable({
+      date: '2026-01-01T00:00:00.000Z', commit: null, adapter: { name: 'a', vendor: 'v', architecture: 'a', software: true },
+      node: 'v20', dawnToggles: [], quick: true, filter: null, timing: { graft: 'wall', tfjs: 'wall' }, fmaPeak: null,
+      cases: [matched, skipped], targets: [],
+    });
+    expect(md).toContain('Before timing, 1 of 2 timed cases matched');
+    expect(md).toContain('- drop (forward): random masks');
+    expect(md).not.toContain('- mm (forward)');
   });
 
   it('writes atomically, leaving no temporary file', () => {

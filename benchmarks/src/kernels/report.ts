@@ -19,6 +19,8 @@ export interface CaseResult {
   error?: string;
   /** Why the tfjs peer failed or is absent; graft's numbers still stand. */
   tfjsError?: string;
+  /** Outcome of the check against tfjs before timing: 'matched tfjs (...)' or 'not compared: <why>'. */
+  check?: string;
 }
 
 export interface KernelReport {
@@ -67,6 +69,12 @@ export function markdownTable(report: KernelReport): string {
     }
     lines.push('');
   }
+  const timed = report.cases.filter((c) => c.graft && !c.error);
+  const unchecked = timed.filter((c) => !c.check?.startsWith('matched'));
+  lines.push('## Checks against tfjs', '');
+  lines.push(`Before timing, ${timed.length - unchecked.length} of ${timed.length} timed cases matched tfjs's outputs on the same inputs` +
+    `${unchecked.length ? '; not compared:' : '.'}`);
+  lines.push(...unchecked.map((c) => `- ${c.label} (${c.direction}): ${(c.check ?? 'not compared').replace(/^not compared: /, '')}`), '');
   lines.push('## Targets', '');
   lines.push(...(report.targets.length ? report.targets.map((t) => `- ${t}`) : ['- all met']), '');
   return lines.join('\n');

@@ -14,6 +14,7 @@
 import type { Gpu, GpuTensor } from '@graft/kernels';
 import type * as tfcore from '@tensorflow/tfjs-core';
 import type { GraftRun, TfRun, Tf } from './case.js';
+import type { HostOutput } from './check.js';
 
 export type TimingMethod = 'gpu-timestamps' | 'wall';
 
@@ -78,17 +79,26 @@ function runOnce(gpu: Gpu, graft: GraftRun, keep?: (outputs: GpuTensor[]) => Pro
   return keep(outputs).finally(releaseFresh);
 }
 
-/** Sanity check (correctness is the kernel tests' job): every output element of one run is finite. */
-export async function checkFinite(gpu: Gpu, graft: GraftRun): Promise<void> {
+/** One iteration's outputs read back to the host, before any timing (check.ts compares them). */
+export async function readGraftOutputs(gpu: Gpu, graft: GraftRun): Promise<(HostOutput & { dtype: string })[]> {
+  const read: (HostOutput & { dtype: string })[] = [];
   await runOnce(gpu, graft, async (outputs) => {
-    if (outputs.length === 0) return; // the case returned nothing to check
-    for (const [i, t] of outputs.entries()) {
-      if (t.dtype !== 'f32') continue; // integer outputs (indices, labels) are finite by construction
-      const data = await gpu.read(t);
-      const bad = data.findIndex((v) => !Number.isFinite(v));
-      if (bad >= 0) throw new Error(`output ${i} [${t.shape.join(', ')}] has a non-finite value (${data[bad]}) at index ${bad}`);
+    for (const t of outputs) {
+      const data = t.dtype === 'f32' ? await gpu.read(t) : t.dtype === 'u32' ? await gpu.readUint32(t) : await gpu.readInt32(t);
+      read.push({ shape: t.shape, dtype: t.dtype, data });
     }
   });
+  return read;
+}
+
+/** One iteration of the tfjs peer, its outputs read back and disposed. */
+export async function readTfjsOutputs(tf: Tf, peer: TfRun): Promise<HostOutput[]> {
+  const outputs = asList(peer.run());
+  try {
+    return await Promise.all(outputs.map(async (t) => ({ shape: t.shape, data: await t.data() })));
+  } finally {
+    tf.dispose(outputs);
+  }
 }
 
 /** WebGPU allows at most 4096 queries per set: two per timed pass. */

@@ -62,6 +62,8 @@ function trainingForward(layer: Layer): KernelBenchCase {
     // mean: 1 add; squared deviations: sub + fma; normalize: fma.
     flops: 5 * size,
     bytes: f32 * (2 * size + 6 * layer.c),
+    // y and mean correspond; graft's third output is invstd, tfjs's is the variance.
+    checkAgainstPeer: { pairs: [[0, 0], [1, 1]] },
     graft(gpu: Gpu) {
       const t = graftTensors(gpu, layer);
       return {
@@ -93,6 +95,8 @@ function inferenceForward(layer: Layer): KernelBenchCase {
     direction: 'forward',
     flops: 2 * size,
     bytes: f32 * (2 * size + 4 * layer.c),
+    // y corresponds; graft also returns the invstd it normalized with, which tfjs does not expose.
+    checkAgainstPeer: { pairs: [[0, 0]] },
     graft(gpu: Gpu) {
       const t = graftTensors(gpu, layer);
       return {

@@ -59,6 +59,47 @@ function problem(seed: number, n: number, h: number, w: number, c: number) {
   };
 }
 
+/** Runs `body` with the device's per-dimension workgroup limit lowered, as the launchers (and gpu.dispatch's check) see it. */
+async function withWorkgroupLimit<T>(limit: number, body: () => Promise<T>): Promise<T> {
+  const lowered = new Proxy(gpu.device.limits, {
+    get: (target, key) => (key === 'maxComputeWorkgroupsPerDimension' ? limit : (target as never)[key]),
+  });
+  Object.defineProperty(gpu, 'limits', { value: lowered, configurable: true });
+  try {
+    return await body();
+  } finally {
+    delete (gpu as { limits?: unknown }).limits;
+  }
+}
+
+describe('batchNorm reductions fold the chunk index over y and z', () => {
+  // Real tensors reach 65,535 chunks of 128 rows only past N*H*W = 8.4 M per channel; under a limit of
+  // 4 workgroups per dimension, 2*20*21 = 840 rows (7 chunks) fold into a [4, 2] grid with 1 surplus chunk
+  // (and the elementwise passes, 14 workgroups of vec4s at c = 4, still fit the lowered 4 x 4 grid).
+  const [n, h, w, c] = [2, 20, 21, 4];
+  const d = { count: n * h * w, c };
+
+  it('squared deviations (batch statistics) under a limit of 4', async () => {
+    const { x } = problem(41, n, h, w, c);
+    const got = await withWorkgroupLimit(4, () => batchNormStatisticsHost(gpu, x));
+    const want = batchNormStatsRef(x.data, d);
+    expectClose(got.mean.data, want.mean, statsTolerance, 'mean');
+    expectClose(got.variance.data, want.variance, statsTolerance, 'variance');
+  });
+
+  it('backward reduce (dgamma, dbeta, and dx through them) under a limit of 4', async () => {
+    const p = problem(43, n, h, w, c);
+    const stats = batchNormStatsRef(p.x.data, d);
+    const mean = { data: Float32Array.from(stats.mean), shape: [c] };
+    const invstd = { data: Float32Array.from(stats.variance, (v) => 1 / Math.sqrt(v + 1e-5)), shape: [c] };
+    const got = await withWorkgroupLimit(4, () => batchNormBackwardHost(gpu, p.dy, p.x, { mean, invstd, gamma: p.gamma }, true));
+    const want = batchNormBackwardRef(p.dy.data, p.x.data, mean.data, invstd.data, p.gamma.data, d, true);
+    expectClose(got.dx!.data, want.dx, backwardTolerance, 'dx');
+    expectClose(got.dgamma!.data, want.dgamma, backwardTolerance, 'dgamma');
+    expectClose(got.dbeta!.data, want.dbeta, backwardTolerance, 'dbeta');
+  });
+});
+
 describe('batchNorm statistics', () => {
   for (const c of channelCounts) {
     for (const [n, h, w] of spatial) {

@@ -139,7 +139,7 @@ export function batchNormStatistics(gpu: Gpu, x: GpuTensor): { mean: GpuTensor; 
   gpu.dispatch(squaredDeviations, {
     bindings: [x, mean, partial],
     uniforms: { rows: count, c, rows_per_chunk: rowsPerChunk },
-    workgroups: [groupsFor(c, workgroupSize), chunks],
+    workgroups: [groupsFor(c, workgroupSize), ...linearWorkgroups(gpu.limits, chunks, 1, squaredDeviations.name)],
   });
   return { mean, variance: finishChunks(gpu, partial, c, chunks, 1 / count) };
 }
@@ -317,7 +317,7 @@ export function batchNormBackward(
     gpu.dispatch(backwardReduce, {
       bindings: [dy, x, saved.mean, saved.invstd, partialDy, partialDyXhat],
       uniforms: { rows: count, c, rows_per_chunk: rowsPerChunk },
-      workgroups: [groupsFor(c, workgroupSize), chunks],
+      workgroups: [groupsFor(c, workgroupSize), ...linearWorkgroups(gpu.limits, chunks, 1, backwardReduce.name)],
     });
     sumDy = finishChunks(gpu, partialDy, c, chunks, 1);
     sumDyXhat = finishChunks(gpu, partialDyXhat, c, chunks, 1);

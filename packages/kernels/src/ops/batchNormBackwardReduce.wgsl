@@ -7,6 +7,9 @@
 // forward pass normalized with: batch ones in training, running ones when frozen).
 // Work split (as sumRows): invocation (c, chunk) walks one channel through one chunk of rows,
 // reading dy and x once for both sums.
+// Grid: x covers the channels; the chunk index is folded over y and z (as sumRows.wgsl, via
+// linearWorkgroups), so N*H*W past 65,535 chunks of rows still fits the per-dimension limit.
+// Surplus chunks of the last z row exit.
 
 struct Params {
   rows: u32,
@@ -23,14 +26,14 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> partial_dy_xhat: array<f32>;
 
 @compute @workgroup_size(64, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let col = gid.x;
-  let chunk = gid.y;
-  if (col >= params.c) {
+  let chunk = gid.y + gid.z * groups.y;
+  let first = chunk * params.rows_per_chunk;
+  if (col >= params.c || first >= params.rows) {
     return;
   }
   let m = mean[col];
-  let first = chunk * params.rows_per_chunk;
   let last = min(first + params.rows_per_chunk, params.rows);
   var sum_dy = 0.0;
   var sum_dy_centered = 0.0;

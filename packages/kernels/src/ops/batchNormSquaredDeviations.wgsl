@@ -9,6 +9,9 @@
 // Layout: x is NHWC seen as [rows = N*H*W, c]; mean is [c]; partial is [ceil(rows / rows_per_chunk), c].
 // Work split (as sumRows): invocation (c, chunk) sums one channel over one chunk of rows, so
 // neighbouring invocations read neighbouring addresses and there are c * chunks invocations of work.
+// Grid: x covers the channels; the chunk index is folded over y and z (runtime/workgroups.ts,
+// linearWorkgroups with one invocation per workgroup along y), so N*H*W past 65,535 chunks of rows
+// still fits the per-dimension workgroup limit. Surplus chunks of the last z row exit.
 
 struct Params {
   rows: u32,
@@ -22,14 +25,14 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 
 @compute @workgroup_size(64, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let col = gid.x;
-  let chunk = gid.y;
-  if (col >= params.c) {
+  let chunk = gid.y + gid.z * groups.y;
+  let first = chunk * params.rows_per_chunk;
+  if (col >= params.c || first >= params.rows) {
     return;
   }
   let m = mean[col];
-  let first = chunk * params.rows_per_chunk;
   let last = min(first + params.rows_per_chunk, params.rows);
   var sum = 0.0;
   for (var r = first; r < last; r++) {

@@ -44,6 +44,8 @@ const cases: Case[] = [
   { name: 'kernel covers the whole input', x: [3, 4, 5, 2], k: [4, 5], cOut: 3, options: {} },
   { name: '3x3 pad 1, 32 -> 64 channels (the 8x8 workgroup shape real layers use)', x: [2, 4, 5, 32], k: [3, 3], cOut: 64, options: { padding: 1 } },
   { name: '7x7 stride 2 same, 3 -> 64 (ResNet stem shape, small image)', x: [1, 10, 9, 3], k: [7, 7], cOut: 64, options: { stride: 2, padding: 'same' } },
+  { name: '3x3 pad 1, 8 -> 128 channels (16-channel lanes; 16-pixel blocks span rows and images)', x: [3, 3, 5, 8], k: [3, 3], cOut: 128, options: { padding: 1 } },
+  { name: '3x3 stride 2 same, 5 -> 132 channels (16-channel lanes, last block partial)', x: [1, 7, 6, 5], k: [3, 3], cOut: 132, options: { stride: 2, padding: 'same' } },
 ];
 
 let gpu: Gpu;
@@ -93,6 +95,14 @@ describe('conv2d forward vs reference', () => {
       expectClose(got.data, want, forwardTolerance);
     });
   }
+
+  it('more pixel blocks than one grid dimension holds (blocks continue in z)', async () => {
+    const pixels = gpu.limits.maxComputeWorkgroupsPerDimension * 16 + 5; // 16 output pixels per workgroup
+    const c: Case = { name: 'z', x: [1, 1, pixels, 1], k: [1, 3], cOut: 4, options: { padding: [0, 0, 1, 1] } };
+    const { x, weight, bias, g } = setup(c, 31);
+    const got = await conv2dHost(gpu, x, weight, { ...c.options, bias });
+    expectClose(got.data, conv2dRef(x.data, weight.data, bias.data, g), forwardTolerance);
+  });
 });
 
 describe('conv2d backward', () => {

@@ -17,10 +17,15 @@ const forwardKernel = defineKernel('conv2d', import.meta.url);
 const inputGradKernel = defineKernel('conv2dBackwardInput', import.meta.url);
 const filterGradKernel = defineKernel('conv2dBackwardFilter', import.meta.url);
 
-// Every conv kernel: workgroups of 64 invocations, each computing an 8 x 8 register block
+// The backward kernels: workgroups of 64 invocations, each computing an 8 x 8 register block
 // (8 channels x 8 pixels, or 8 c_in x 8 c_out for dweight); see the .wgsl headers.
 const tile = 8;
 const groupSize = 64;
+/** Forward (conv2d.wgsl): 16 output pixels per workgroup, 8 output channels per invocation ... */
+const forwardPixels = 16;
+/** ... or 16 (main_vec4_wide) when c_out is a multiple of 4 and at least 128: 8 lanes of 16 channels. */
+const forwardWideChannels = 16;
+const forwardWideMinChannels = 128;
 /** dweight: enough (block, chunk) invocations to keep every core's SIMD lanes busy, ... */
 const filterTargetInvocations = 8192;
 /** ... but no chunk shorter than this many output rows' worth of pixels, so partial sums stay small. */
@@ -77,6 +82,13 @@ function channelLanes(blocks: number): number {
   return blocks >= 8 ? 8 : blocks >= 4 ? 4 : blocks >= 2 ? 2 : 1;
 }
 
+/** Forward: one invocation per channel block, up to 32 per workgroup (powers of two; see conv2d.wgsl). */
+function forwardWorkgroupSize(blocks: number): number {
+  let size = 1;
+  while (size < blocks && size < 32) size *= 2;
+  return size;
+}
+
 /** A 1x1, stride-1, unpadded convolution is the matmul [n*h*w, c_in] x [c_in, c_out]. */
 function isPointwise(g: Conv2dGeometry & { padBottom: number; padRight: number }): boolean {
   return g.kH === 1 && g.kW === 1 && g.strideH === 1 && g.strideW === 1 && g.padTop + g.padBottom + g.padLeft + g.padRight === 0;
@@ -94,13 +106,20 @@ export function conv2d(gpu: Gpu, x: GpuTensor, weight: GpuTensor, options: Conv2
     return y.reshape(outShape);
   }
   const y = gpu.allocate(outShape);
-  const channelBlocks = groupsFor(g.cOut, tile);
-  const lanes = channelLanes(channelBlocks);
+  // Invocations along channel blocks; blocks of forwardPixels flattened output pixels along the grid's
+  // y, continuing in z past the per-dimension limit. Entry point and channel block: see conv2d.wgsl.
+  const vec4Weights = g.cOut % 4 === 0;
+  const wide = vec4Weights && g.cOut >= forwardWideMinChannels;
+  const channelBlocks = groupsFor(g.cOut, wide ? forwardWideChannels : tile);
+  const wgSize = forwardWorkgroupSize(channelBlocks);
+  const pixelBlocks = groupsFor(g.n * g.hOut * g.wOut, forwardPixels);
+  const layers = groupsFor(pixelBlocks, gpu.limits.maxComputeWorkgroupsPerDimension);
   gpu.dispatch(forwardKernel, {
     bindings: [x, weight, options.bias ?? gpu.placeholder(), y],
     uniforms: { ...geometryUniforms(g), has_bias: options.bias ? 1 : 0, activation },
-    workgroups: [groupsFor(channelBlocks, lanes), groupsFor(g.n * g.hOut * groupsFor(g.wOut, tile), groupSize / lanes)],
-    overrides: { co_lanes: lanes },
+    workgroups: [groupsFor(channelBlocks, wgSize), groupsFor(pixelBlocks, layers), layers],
+    entryPoint: wide ? 'main_vec4_wide' : vec4Weights ? 'main_vec4' : 'main',
+    overrides: { wg_size: wgSize },
   });
   return y;
 }

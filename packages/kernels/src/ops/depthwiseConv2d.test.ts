@@ -40,6 +40,9 @@ const cases: Case[] = [
   { n: 1, h: 5, w: 9, c: 13, k: [3, 5], options: { stride: [2, 1] } }, // valid, non-square kernel and stride
   { n: 2, h: 6, w: 5, c: 8, k: [3, 3], options: { stride: 3, padding: 1 } },
   { n: 1, h: 7, w: 11, c: 6, k: [5, 3], options: { stride: [1, 2], padding: [2, 2, 1, 0] } }, // k_w = 3 with stride_w 2 and k_h 5: the generic loop
+  // c % 4 == 0 takes main_vec4 (vec4 loads and stores): its generic loop, and its register row with padding wider than the kernel.
+  { n: 2, h: 7, w: 10, c: 12, k: [5, 3], options: { stride: [1, 2], padding: [2, 2, 1, 0] } },
+  { n: 1, h: 9, w: 7, c: 8, k: [3, 3], options: { padding: [3, 1, 4, 2] } },
 ];
 
 function dimsOf(t: Case): DepthwiseDims {

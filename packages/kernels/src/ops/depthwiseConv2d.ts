@@ -96,6 +96,8 @@ export function depthwiseConv2d(gpu: Gpu, x: GpuTensor, weight: GpuTensor, optio
     uniforms: { ...g, has_bias: options.bias ? 1 : 0, activation },
     workgroups: linearWorkgroups(gpu.limits, invocations, workgroupSize, forwardKernel.name),
     overrides: { row_k3: g.k_w === 3 && g.stride_w === 1 ? 1 : 0 },
+    // Whole vec4s of channels: one load per 4 channels (1.4-1.9x faster on lavapipe, see the kernel).
+    entryPoint: g.c % 4 === 0 ? 'main_vec4' : 'main',
   });
   return y;
 }

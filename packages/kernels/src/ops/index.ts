@@ -16,3 +16,4 @@ export * from './dropout.js';
 export * from './batchNormFold.js';
 export * from './conv2d.js';
 export * from './padding.js';
+export * from './transpose.js';

@@ -17,6 +17,10 @@ const shapes: [m: number, n: number, k: number][] = [
   [64, 64, 64],
   [37, 20, 19], // N % 4 == 0 (vec4 loads of B) with partial row and column tiles
   [19, 548, 6], // two column groups of 32 invocations x 16 columns, the second partial
+  // M >= 64 with N % 4 == 0: a transposed B is first transposed into scratch memory (matmul.ts)
+  [70, 20, 13], // K odd: the element-wise transpose
+  [129, 36, 8], // whole 4 x 4 blocks; partial row tile
+  [64, 6, 12], // N % 4 != 0 keeps the scalar transB path
 ];
 const transposes = [
   { transA: false, transB: false },
@@ -64,6 +68,29 @@ describe('matmul forward vs reference', () => {
     });
   }
 
+  it('fused bias + relu6 with a transposed B copied to scratch (m = 65)', async () => {
+    const [m, n, k] = [65, 12, 10];
+    const a = randomTensor(4, [m, k], -3, 3);
+    const b = randomTensor(5, [n, k], -3, 3);
+    const bias = randomTensor(6, [n]);
+    const got = await matmulHost(gpu, a, b, { transB: true, bias, activation: 'relu6' });
+    const want = matmulRef(a.data, b.data, bias.data, m, n, k, { transB: true, activation: 'relu6' });
+    expect(want.some((v) => v === 0) && want.some((v) => v === 6)).toBe(true);
+    expectClose(got.data, want, forwardTolerance);
+  });
+
+  it('the scratch copy of B goes back to the pool', async () => {
+    const a = gpu.upload(randomTensor(7, [64, 8]).data, [64, 8]);
+    const b = gpu.upload(randomTensor(8, [8, 8]).data, [8, 8]);
+    gpu.release(matmul(gpu, a, b, { transB: true }));
+    await gpu.sync();
+    const before = gpu.memory();
+    for (let i = 0; i < 3; i++) gpu.release(matmul(gpu, a, b, { transB: true }));
+    await gpu.sync();
+    expect(gpu.memory()).toEqual(before);
+    gpu.release(a, b);
+  });
+
   it('more row blocks than one grid dimension holds (rows continue in z)', async () => {
     const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
     const m = maxGroups * 8 + 13; // 8 rows per workgroup
@@ -87,7 +114,7 @@ describe('matmul backward', () => {
       expectClose(analytic.db, numericB, finiteDifferenceTolerance, 'dB');
     });
 
-    for (const [m, n, k] of [[1, 5, 3], [17, 6, 35], [40, 33, 9]] as const) {
+    for (const [m, n, k] of [[1, 5, 3], [17, 6, 35], [40, 33, 9], [66, 8, 12]] as const) {
       it(`kernel gradients match the reference ${m}x${n}x${k} transA=${t.transA} transB=${t.transB}`, async () => {
         const { a, b } = operands(m, n, k, t.transA, t.transB, 11);
         const dc = randomTensor(12, [m, n]);
@@ -95,7 +122,7 @@ describe('matmul backward', () => {
         const want = matmulBackwardRef(dc.data, a.data, b.data, m, n, k, t);
         expect(got.da!.shape).toEqual(a.shape);
         expect(got.db!.shape).toEqual(b.shape);
-        // Each gradient element sums M, N or K products; the largest here is 40 terms.
+        // Each gradient element sums M, N or K products; the largest here is 66 terms.
         expectClose(got.da!.data, want.da, forwardTolerance, 'dA');
         expectClose(got.db!.data, want.db, forwardTolerance, 'dB');
         expectClose(got.dbias!.data, want.dbias, forwardTolerance, 'dbias');

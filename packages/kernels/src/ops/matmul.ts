@@ -6,11 +6,20 @@ import { defineKernel } from '../runtime/kernel.js';
 import type { GpuTensor, HostTensor } from '../runtime/tensor.js';
 import { activationCode, expectDType, expectRank, expectShape, groupsFor, type Activation } from '../runtime/validate.js';
 import { sumRows } from './sumRows.js';
+import { transpose } from './transpose.js';
 
 const kernel = defineKernel('matmul', import.meta.url);
 /** Rows of C per workgroup and columns per invocation: TILE_M and TILE_N in matmul.wgsl. */
 const tileRows = 8;
 const colsPerInvocation = 16;
+
+/**
+ * From this many rows of C, a transposed B ([N, K]) is first copied to [K, N] by the transpose
+ * kernel so the product takes main_vec4 (~2.5x the speed of main's scalar transB loads at 1024^3).
+ * The copy costs about as much as a matmul with ~40 rows (measured on lavapipe); below 64 rows the
+ * scalar path wins or ties.
+ */
+const transposeBFromRows = 64;
 
 /** The fewest invocations (8, 16 or 32) whose columns cover N, so narrow matrices leave no lanes idle. */
 function workgroupSize(n: number): number {
@@ -59,14 +68,21 @@ export function matmul(gpu: Gpu, a: GpuTensor, b: GpuTensor, options: MatmulOpti
   const rowGroups = groupsFor(m, tileRows);
   const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
   const layers = groupsFor(rowGroups, maxGroups);
-  gpu.dispatch(kernel, {
-    bindings: [a, b, options.bias ?? gpu.placeholder(), c],
-    uniforms: { m, n, k, has_bias: options.bias ? 1 : 0, activation },
-    workgroups: [groupsFor(n, wgSize * colsPerInvocation), groupsFor(rowGroups, layers), layers],
-    // B as vec4 (one load per 4 columns) when its rows are contiguous and whole vec4s.
-    entryPoint: !options.transB && n % 4 === 0 ? 'main_vec4' : 'main',
-    overrides: { trans_a: options.transA ? 1 : 0, trans_b: options.transB ? 1 : 0, wg_size: wgSize },
-  });
+  // B as vec4 (one load per 4 columns) when its rows are contiguous and whole vec4s; a transposed B
+  // is made so by a transpose into scratch memory when M is large enough to repay the copy.
+  const vec4 = n % 4 === 0 && (!options.transB || m >= transposeBFromRows);
+  const bT = vec4 && options.transB ? transpose(gpu, b) : null;
+  try {
+    gpu.dispatch(kernel, {
+      bindings: [a, bT ?? b, options.bias ?? gpu.placeholder(), c],
+      uniforms: { m, n, k, has_bias: options.bias ? 1 : 0, activation },
+      workgroups: [groupsFor(n, wgSize * colsPerInvocation), groupsFor(rowGroups, layers), layers],
+      entryPoint: vec4 ? 'main_vec4' : 'main',
+      overrides: { trans_a: options.transA ? 1 : 0, trans_b: options.transB && !bT ? 1 : 0, wg_size: wgSize },
+    });
+  } finally {
+    gpu.release(bT); // the queue runs in order: the dispatch above still reads it
+  }
   return c;
 }
 

@@ -27,7 +27,11 @@
 //
 // Two entry points share this tiling. main_vec4 reads opB as vec4 (one load per 4 columns): it
 // needs !trans_b and N % 4 == 0, and binds B as array<vec4<f32>>. main reads opB one element at a
-// time and handles every layout. Rows and columns past the edge are clamped to valid addresses
+// time and handles every layout; it runs at under half main_vec4's speed with trans_b (16 per-lane
+// loads per k step instead of 4), so from M >= 64 the launcher first copies a transposed B to
+// [K, N] with the transpose kernel and takes main_vec4. (An entry point loading the stored [N, K]
+// B as vec4s along k, 16 per lane per 4 k steps, was tried: slower than main at most shapes,
+// 1.5 s to compile.) Rows and columns past the edge are clamped to valid addresses
 // and their results discarded, so the k loop has no bounds checks of its own.
 // trans_a / trans_b are override constants: they change the address pattern of every load.
 // wg_size (8, 16 or 32) is chosen by the launcher so narrow matrices do not leave lanes idle.

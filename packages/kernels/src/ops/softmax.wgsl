@@ -4,6 +4,9 @@
 //
 // Layout: x and p are [n, k] row-major. Work split: invocation i owns row i (the same split as
 // softmaxCrossEntropy.wgsl, and for the same measured reason: docs/kernels/losses.md).
+// Grid: rows run along a line of invocations folded into x and y by the launcher (runtime/workgroups.ts,
+// linearWorkgroups), so more than 65,535 * ROWS_PER_WORKGROUP rows still fit the per-dimension
+// workgroup limit; the row index is recovered from both axes, and surplus invocations exit.
 
 struct Params {
   n: u32,
@@ -14,9 +17,11 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> p: array<f32>;
 
-@compute @workgroup_size(16, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x;
+const ROWS_PER_WORKGROUP = 16u;
+
+@compute @workgroup_size(ROWS_PER_WORKGROUP, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = gid.x + gid.y * groups.x * ROWS_PER_WORKGROUP;
   if (i >= params.n) {
     return;
   }

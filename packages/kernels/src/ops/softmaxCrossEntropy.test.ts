@@ -134,6 +134,44 @@ describe('softmaxCrossEntropy kernel vs reference', () => {
   }
 });
 
+/** Runs `body` with the device's per-dimension workgroup limit lowered, as the launchers (and gpu.dispatch's check) see it. */
+async function withWorkgroupLimit<T>(limit: number, body: () => Promise<T>): Promise<T> {
+  const lowered = new Proxy(gpu.device.limits, {
+    get: (target, key) => (key === 'maxComputeWorkgroupsPerDimension' ? limit : (target as never)[key]),
+  });
+  Object.defineProperty(gpu, 'limits', { value: lowered, configurable: true });
+  try {
+    return await body();
+  } finally {
+    delete (gpu as { limits?: unknown }).limits;
+  }
+}
+
+describe('row-per-invocation kernels fold the row index over x and y', () => {
+  // Real inputs reach 65,535 workgroups of 16 rows only past 1.05 M rows; under a limit of 3, 101 rows
+  // (7 workgroups) fold into a [3, 3] grid whose last 43 invocations have no row and must exit.
+  const [n, k] = [101, 5];
+
+  it('softmaxCrossEntropy forward (and the backward from its residual) under a limit of 3', async () => {
+    const p = problem(77, n, k);
+    const options = { reduction: 'none' as const, labelSmoothing: 0.1, weight: p.weight };
+    const refOptions = { ...options, weight: p.weight.data };
+    const upstream = p.upstream('none');
+    const [loss, dx] = await withWorkgroupLimit(3, async () => [
+      await softmaxCrossEntropyHost(gpu, p.logits, p.labels, options),
+      await softmaxCrossEntropyBackwardHost(gpu, upstream, p.logits, p.labels, options),
+    ] as const);
+    expectClose(loss!.loss.data, softmaxCrossEntropyRef(p.logits.data, p.labels, n, k, refOptions), lossTolerance, 'loss');
+    expectClose(dx!.data, softmaxCrossEntropyBackwardRef(upstream.data, p.logits.data, p.labels, n, k, refOptions), gradTolerance, 'dlogits');
+  });
+
+  it('softmax under a limit of 3', async () => {
+    const x = randomTensor(78, [n, k], -3, 3);
+    const got = await withWorkgroupLimit(3, () => softmaxHost(gpu, x));
+    expectClose(got.data, softmaxRef(x.data, n, k), { rtol: 1e-5, atol: 1e-7 });
+  });
+});
+
 describe('softmax kernel', () => {
   for (const [n, k, scale] of [[1, 1, 1], [3, 7, 3], [40, 1000, 5], [5, 6, 1e4]] as const) {
     it(`${n}x${k} logits +-${scale} match the reference`, async () => {

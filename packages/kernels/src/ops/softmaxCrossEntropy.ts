@@ -21,7 +21,7 @@ const meanKernel = defineKernel('softmaxCrossEntropyMean', import.meta.url);
 const backwardKernel = defineKernel('softmaxCrossEntropyBackward', import.meta.url);
 const softmaxKernel = defineKernel('softmax', import.meta.url);
 
-/** Must match @workgroup_size in softmaxCrossEntropy.wgsl and softmax.wgsl (one row per invocation). */
+/** Must match ROWS_PER_WORKGROUP in softmaxCrossEntropy.wgsl and softmax.wgsl (one row per invocation). */
 const rowsPerWorkgroup = 16;
 /** Must match ELEMENTS_PER_INVOCATION in softmaxCrossEntropyBackward.wgsl. */
 const elementsPerInvocation = 4;
@@ -88,7 +88,7 @@ export function softmaxCrossEntropy(gpu: Gpu, logits: GpuTensor, labels: GpuTens
   gpu.dispatch(forwardKernel, {
     bindings: [logits, labels, options.weight ?? gpu.placeholder(), losses, sampleWeights, residual],
     uniforms: { n, k, smoothing, has_weight: options.weight ? 1 : 0 },
-    workgroups: [groupsFor(n, rowsPerWorkgroup)],
+    workgroups: linearWorkgroups(gpu.limits, n, rowsPerWorkgroup, forwardKernel.name),
   });
 
   if (reduction === 'none') {
@@ -143,7 +143,7 @@ export function softmax(gpu: Gpu, x: GpuTensor): GpuTensor {
   expectDType('softmax', 'x', x, 'f32');
   const [n, k] = [x.shape[0]!, x.shape[1]!];
   const p = gpu.allocate([n, k]);
-  gpu.dispatch(softmaxKernel, { bindings: [x, p], uniforms: { n, k }, workgroups: [groupsFor(n, rowsPerWorkgroup)] });
+  gpu.dispatch(softmaxKernel, { bindings: [x, p], uniforms: { n, k }, workgroups: linearWorkgroups(gpu.limits, n, rowsPerWorkgroup, softmaxKernel.name) });
   return p;
 }
 

@@ -14,6 +14,9 @@
 // residual). lse_i - x[i, j] is formed as (m_i - x[i, j]) + log(s_i), both finite, so logits of
 // +-1e4 give no Inf or NaN. Why one row per invocation rather than a workgroup per row: see
 // docs/kernels/losses.md (on lavapipe a shared-memory reduction per row measured slower at k = 1000).
+// Grid: rows run along a line of invocations folded into x and y by the launcher (runtime/workgroups.ts,
+// linearWorkgroups), so more than 65,535 * ROWS_PER_WORKGROUP rows still fit the per-dimension
+// workgroup limit; the row index is recovered from both axes, and surplus invocations exit.
 
 struct Params {
   n: u32,
@@ -42,9 +45,11 @@ fn class_weight(j: u32) -> f32 {
   return 1.0;
 }
 
-@compute @workgroup_size(16, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x;
+const ROWS_PER_WORKGROUP = 16u;
+
+@compute @workgroup_size(ROWS_PER_WORKGROUP, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = gid.x + gid.y * groups.x * ROWS_PER_WORKGROUP;
   if (i >= params.n) {
     return;
   }

@@ -1,8 +1,10 @@
-/** Smoke cases: matmul (dense, gemm) and sumRows (the reduction behind every bias gradient). */
+/** Smoke cases: matmul (dense, gemm), sumRows (the reduction behind every bias gradient) and transpose. */
 import { matmulBackwardHost, matmulHost } from '../ops/matmul.js';
 import { matmulBackwardRef, matmulRef } from '../ops/matmul.ref.js';
 import { sumRowsHost } from '../ops/sumRows.js';
 import { sumRowsRef } from '../ops/sumRows.ref.js';
+import { transposeHost } from '../ops/transpose.js';
+import { transposeRef } from '../ops/transpose.ref.js';
 import { randomTensor } from '../testing/random.js';
 import type { SmokeCase } from './case.js';
 
@@ -47,6 +49,17 @@ export const matmulCases: SmokeCase[] = [
       const x = randomTensor(7, [1001, 7]);
       const got = await sumRowsHost(gpu, x, 7);
       return [{ got: got.data, want: sumRowsRef(x.data, 1001, 7) }];
+    },
+  },
+  {
+    kernel: 'transpose',
+    shape: '[36, 20] -> [20, 36] (4 x 4 blocks)',
+    // It only moves values: any difference is a bug.
+    tolerance: 0,
+    async run(gpu) {
+      const x = randomTensor(8, [36, 20]);
+      const got = await transposeHost(gpu, x);
+      return [{ got: got.data, want: transposeRef(x.data, 36, 20) }];
     },
   },
 ];
