@@ -6,6 +6,7 @@ export function graftVitestConfig(packageName: string) {
   return defineConfig({
     // Workspace packages resolve to their TypeScript sources, so tests need no build.
     resolve: { conditions: ['source'] },
+    ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
     test: {
       include: ['src/**/*.test.ts'],
       // One GPU device per process, and lavapipe already uses every core: test files run one at a time.
