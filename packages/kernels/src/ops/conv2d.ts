@@ -77,7 +77,7 @@ function geometryUniforms(g: Conv2dGeometry): Record<string, number> {
   };
 }
 
-/** Channel blocks side by side in a workgroup: the largest power of two <= min(8, blocks) (see conv2d.wgsl). */
+/** dx: channel blocks side by side in a workgroup, the largest power of two <= min(8, blocks) (see conv2dBackwardInput.wgsl). */
 function channelLanes(blocks: number): number {
   return blocks >= 8 ? 8 : blocks >= 4 ? 4 : blocks >= 2 ? 2 : 1;
 }

@@ -22,11 +22,15 @@
 // kernel had 8 lanes share pixels through local_invocation_id.y, which the compiler cannot prove
 // uniform, so every x load was an 8-lane gather of one address. Per (ky, kx, ci) step the wide kernel
 // now does 16 broadcast x loads and 4 per-lane vec4 weight loads for 64 vec4 FMAs, loads first and
-// FMAs after (interleaving cuts the FMAs into small basic blocks). CPU time against the previous
-// 8 x 8 kernel with pixels from the invocation (batch 8, +bias+relu): x from the workgroup id, 8 x 8:
-// 0.72-0.93; 16 pixels flattened across rows: a further ~0.8-0.9; 16 channels per lane at c_out >= 128:
-// a further ~0.65-0.8 (at c_out = 64 it leaves half the lanes idle and ran 1.4x slower, hence the
-// 8-channel entry points). 32 pixels x 4 channels and 16 x 4 ran 1.2-2x slower; 24 x 8 no better.
+// FMAs after (interleaving cuts the FMAs into small basic blocks). Time against the previous 8 x 8
+// kernel with pixels from the invocation (batch 8, +bias+relu, 3x3 layers 56x56x64 .. 7x7x512 and the
+// 7x7/2 stem; shared machine, +-15%): x from the workgroup id, 8 px x 8 ch, vec4 weights 0.72-0.93;
+// 16 flattened pixels x 8 ch 0.55-0.83; final (16 channels per lane at c_out >= 128) 0.45-0.76.
+// Rejected: 16 x 16 at c_out = 64 (4 channel blocks leave half of each SIMD vector idle) 1.4x slower
+// than 16 x 8; 32 px x 4 ch and 16 x 4 1.2-2.2x slower; 24 x 8 no better, 8 x 16 within noise; x read as
+// vec4 (4 channels per uniform load, c_in % 4 == 0) 1.3-1.45x slower. Dropping the outside-image
+// select changed nothing; with the x loads stubbed out the kernel ran in ~0.6 of the time and with
+// the weight loads stubbed out ~0.7, so the loads, not the FMAs, still bound it.
 // Every accumulator is a named variable, not an array indexed in a loop.
 //
 // No workgroup memory: barriers cost more than the reuse saves on CPU drivers. Pixels past the end
