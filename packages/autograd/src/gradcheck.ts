@@ -33,7 +33,8 @@ export const DEFAULT_TOLERANCE = 2e-3;
 
 /**
  * L = sum(w ⊙ f(inputs)) with a fixed random weighting w; returns, per input, the tape's dL/dinput
- * and the finite-difference estimate.
+ * and the finite-difference estimate. Every probe runs `f` again (under noGrad): an op with side
+ * effects, like a training batch norm updating running statistics, must be made inert for the check.
  */
 export async function gradcheck(
   gpu: Gpu,

@@ -10,19 +10,15 @@ import { meanAllOp, sumAllOp, sumToChannels } from './ops/reduce.js';
 import { flatten } from './ops/shape.js';
 import { backward, noGrad, releaseGraph } from './tape.js';
 import type { Tensor } from './tensor.js';
+import { expectGradientsMatch as sharedExpectGradientsMatch } from './testing.js';
 
 let gpu: Gpu;
 beforeAll(async () => {
   gpu = await createGpu();
 });
 
-async function expectGradientsMatch(f: (...xs: Tensor[]) => Tensor, shapes: number[][], outSize: number, lo = -1, hi = 1) {
-  const inputs = shapes.map((shape, i) => ({ name: `x${i}`, shape, data: randomArray(100 + i, shape.reduce((a, b) => a * b, 1), lo, hi) }));
-  const results = await gradcheck(gpu, f, inputs, randomArray(7, outSize));
-  for (const r of results) {
-    expect(r.maxAbsError, `${r.name}: max |analytic - numeric| ${r.maxAbsError} vs max |grad| ${r.maxAbs}`).toBeLessThanOrEqual(DEFAULT_TOLERANCE * Math.max(1, r.maxAbs));
-  }
-}
+const expectGradientsMatch = (f: (...xs: Tensor[]) => Tensor, shapes: number[][], outSize: number, lo = -1, hi = 1) =>
+  sharedExpectGradientsMatch(gpu, f, shapes, outSize, lo, hi);
 
 describe('primitives: tape gradients vs finite differences', () => {
   it('add, sub, mul, div with same shapes and channel broadcasting', async () => {

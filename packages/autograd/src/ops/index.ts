@@ -2,3 +2,8 @@ export * from './elementwise.js';
 export * from './linear.js';
 export * from './reduce.js';
 export * from './shape.js';
+export * from './norm.js';
+export * from './loss.js';
+export * from './dropout.js';
+export * from './conv.js';
+export * from './pool.js';
