@@ -4,3 +4,4 @@ export { fromGpu, tensor, type TensorOptions } from './create.js';
 export { AutogradError, ReleasedTensorError } from './errors.js';
 export { gradcheck, DEFAULT_TOLERANCE, type GradcheckInput, type GradcheckResult } from './gradcheck.js';
 export * from './ops/index.js';
+export * from './nn/index.js';
