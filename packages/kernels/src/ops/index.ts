@@ -17,3 +17,4 @@ export * from './batchNormFold.js';
 export * from './conv2d.js';
 export * from './padding.js';
 export * from './transpose.js';
+export * from './classification.js';

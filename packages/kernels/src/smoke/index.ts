@@ -1,6 +1,7 @@
 /** Every smoke case, family by family, in the order `graft demo` prints them. */
 import { batchNormCases } from './batchNorm.js';
 import type { SmokeCase } from './case.js';
+import { classificationCases } from './classification.js';
 import { convCases } from './conv.js';
 import { elementwiseCases } from './elementwise.js';
 import { lossCases } from './losses.js';
@@ -18,5 +19,6 @@ export const smokeCases: readonly SmokeCase[] = [
   ...elementwiseCases,
   ...poolingCases,
   ...lossCases,
+  ...classificationCases,
   ...optimizerCases,
 ];
