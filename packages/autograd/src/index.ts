@@ -5,3 +5,5 @@ export { AutogradError, ReleasedTensorError } from './errors.js';
 export { gradcheck, DEFAULT_TOLERANCE, type GradcheckInput, type GradcheckResult } from './gradcheck.js';
 export * from './ops/index.js';
 export * from './nn/index.js';
+export * from './metrics.js';
+export * from './optim/index.js';

@@ -5,7 +5,7 @@
  * by backward() (or by noGrad when it returns, or by releaseGraph()); leaves belong to the user.
  */
 import type { Gpu, GpuTensor, Shape } from '@graft/kernels';
-import { ReleasedTensorError } from './errors.js';
+import { AutogradError, ReleasedTensorError } from './errors.js';
 import type { Node } from './tape.js';
 
 let nextId = 0;
@@ -63,10 +63,25 @@ export class Tensor {
     return this;
   }
 
-  /** Frees the buffer now. Later use throws ReleasedTensorError. Releasing twice is harmless. */
+  /**
+   * Moves this tensor onto other storage (an optimizer's parameter arena) and returns the old one,
+   * which the caller copies from and then frees; the tensor keeps its identity, name and grad.
+   * Storage that is a view (`isView`) belongs to its arena: this tensor never frees it (see release).
+   */
+  adoptStorage(storage: GpuTensor): GpuTensor {
+    const previous = this.data;
+    if (storage.size !== previous.size) throw new AutogradError(`adoptStorage: ${storage.size} elements for ${this.describe()} of ${previous.size}`);
+    this.value = storage;
+    return previous;
+  }
+
+  /**
+   * Frees the buffer now. Later use throws ReleasedTensorError. Releasing twice is harmless. A
+   * tensor living in an arena (adoptStorage) only lets go of its view: the arena's owner frees it.
+   */
   release(): void {
     if (!this.value) return;
-    this.gpu.release(this.value);
+    if (!this.value.isView) this.gpu.release(this.value);
     this.value = null;
     this.grad?.release();
     this.grad = null;
