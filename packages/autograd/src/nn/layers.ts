@@ -3,7 +3,7 @@
  * own. Weights use graft's layouts (Conv2d HWIO [k_h, k_w, c_in, c_out], depthwise [k_h, k_w, c],
  * Linear PyTorch's [out, in]); importers transpose other layouts onto these names.
  */
-import type { Activation, Gpu, Padding } from '@graft/kernels';
+import { unary, type Activation, type Gpu, type Padding } from '@graft/kernels';
 import { AutogradError } from '../errors.js';
 import { conv2dOp, depthwiseConv2dOp } from '../ops/conv.js';
 import { dropout } from '../ops/dropout.js';
@@ -14,7 +14,7 @@ import { globalAvgPoolOp } from '../ops/pool.js';
 import { flatten } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
 import { constant, defaultSeed, seededRandom, uniformParameter } from './init.js';
-import { Module, type Layer } from './module.js';
+import { copyInto, Module, type Layer } from './module.js';
 
 export interface Conv2dOptions {
   stride?: number | readonly [number, number];
@@ -81,16 +81,17 @@ export interface BatchNorm2dOptions {
 export class BatchNorm2d extends Module implements Layer {
   weight: Tensor;
   bias: Tensor;
-  declare runningMean: Tensor;
-  declare runningVar: Tensor;
-  declare numBatchesTracked?: Tensor;
+  // Buffers are stored under PyTorch's state-dict keys (running_mean, ...) so torchvision checkpoints
+  // load with a strict key loop; the camelCase accessors below are how TypeScript code reads them.
+  declare running_mean: Tensor;
+  declare running_var: Tensor;
+  declare num_batches_tracked?: Tensor;
   /**
    * null follows `training` (train() -> batch statistics, eval() -> running statistics, like
    * 'frozen'). An explicit mode wins over train()/eval(): the fix for the PyTorch trap where
    * model.train() silently unfreezes the BN statistics of a fine-tuned backbone.
    */
   bnMode: BatchNormMode | null;
-  private batchesTracked = 0;
 
   constructor(
     gpu: Gpu,
@@ -100,12 +101,24 @@ export class BatchNorm2d extends Module implements Layer {
     super();
     this.weight = constant(gpu, [numFeatures], 1, true);
     this.bias = constant(gpu, [numFeatures], 0, true);
-    this.registerBuffer('runningMean', constant(gpu, [numFeatures], 0, false));
-    this.registerBuffer('runningVar', constant(gpu, [numFeatures], 1, false));
-    if (options.trackNumBatches ?? true) this.registerBuffer('numBatchesTracked', constant(gpu, [1], 0, false));
+    this.registerBuffer('running_mean', constant(gpu, [numFeatures], 0, false));
+    this.registerBuffer('running_var', constant(gpu, [numFeatures], 1, false));
+    if (options.trackNumBatches ?? true) this.registerBuffer('num_batches_tracked', constant(gpu, [1], 0, false));
     const mode = options.bnMode ?? null;
     if (mode !== null && !batchNormModes.includes(mode)) throw new AutogradError(`BatchNorm2d: bnMode must be one of ${batchNormModes.join(', ')} or null, got ${String(mode)}`);
     this.bnMode = mode;
+  }
+
+  get runningMean(): Tensor {
+    return this.running_mean;
+  }
+
+  get runningVar(): Tensor {
+    return this.running_var;
+  }
+
+  get numBatchesTracked(): Tensor | undefined {
+    return this.num_batches_tracked;
   }
 
   /** The mode the next forward runs in. */
@@ -120,10 +133,11 @@ export class BatchNorm2d extends Module implements Layer {
       { gamma: this.weight, beta: this.bias, runningMean: this.runningMean, runningVar: this.runningVar },
       { mode, eps: this.options.eps, momentum: this.options.momentum, activation: this.options.activation },
     );
-    if (mode === 'train' && this.numBatchesTracked) {
-      // A host count, written as a float: exact up to 2^24 batches.
-      this.batchesTracked++;
-      x.gpu.write(this.numBatchesTracked.data, new Float32Array([this.batchesTracked]));
+    if (mode === 'train' && this.num_batches_tracked) {
+      // Counted on the GPU (a float: exact up to 2^24 batches), so a step never flushes for it.
+      const next = unary(x.gpu, 'affine', this.num_batches_tracked.data, 1, 1);
+      copyInto(this.num_batches_tracked, next);
+      x.gpu.release(next);
     }
     return y;
   }

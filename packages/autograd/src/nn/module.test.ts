@@ -58,12 +58,12 @@ describe('Module', () => {
       'fc.bias',
     ]);
     expect([...net.namedBuffers()].map(([n]) => n)).toEqual([
-      'layer1.0.bn1.runningMean',
-      'layer1.0.bn1.runningVar',
-      'layer1.0.bn1.numBatchesTracked',
-      'layer1.2.bn1.runningMean',
-      'layer1.2.bn1.runningVar',
-      'layer1.2.bn1.numBatchesTracked',
+      'layer1.0.bn1.running_mean',
+      'layer1.0.bn1.running_var',
+      'layer1.0.bn1.num_batches_tracked',
+      'layer1.2.bn1.running_mean',
+      'layer1.2.bn1.running_var',
+      'layer1.2.bn1.num_batches_tracked',
     ]);
     expect(net.parameters().every((p) => p.requiresGrad)).toBe(true);
     expect([...net.namedBuffers()].every(([, b]) => !b.requiresGrad)).toBe(true);
@@ -117,7 +117,7 @@ describe('Module', () => {
     const net = new Net();
     const state: Record<string, Tensor | { data: Float32Array; shape: number[] }> = { ...net.stateDict() };
     delete state['fc.bias'];
-    delete state['layer1.2.bn1.runningVar'];
+    delete state['layer1.2.bn1.running_var'];
     state['fc.extra'] = { data: new Float32Array(1), shape: [1] };
     state['conv1.weight'] = { data: new Float32Array(18), shape: [3, 3, 2, 1] };
     let message = '';
@@ -127,20 +127,20 @@ describe('Module', () => {
       expect(e).toBeInstanceOf(AutogradError);
       message = (e as Error).message;
     }
-    expect(message).toContain('missing keys (2): layer1.2.bn1.runningVar, fc.bias');
+    expect(message).toContain('missing keys (2): layer1.2.bn1.running_var, fc.bias');
     expect(message).toContain('unexpected keys (1): fc.extra');
     expect(message).toContain('conv1.weight: expected [3, 3, 2, 3], found [3, 3, 2, 1]');
 
     // Non-strict: reports the key differences, still refuses a shape mismatch.
     expect(() => net.loadStateDict(state, { strict: false })).toThrow(/conv1\.weight: expected/);
     state['conv1.weight'] = net.conv1.weight;
-    expect(net.loadStateDict(state, { strict: false })).toEqual({ missingKeys: ['layer1.2.bn1.runningVar', 'fc.bias'], unexpectedKeys: ['fc.extra'] });
+    expect(net.loadStateDict(state, { strict: false })).toEqual({ missingKeys: ['layer1.2.bn1.running_var', 'fc.bias'], unexpectedKeys: ['fc.extra'] });
     net.release();
   });
 
   it('accepts PyTorch scalar buffers ([]) for [1] ones', () => {
     const bn = new BatchNorm2d(gpu, 2);
-    const state = { ...bn.stateDict(), numBatchesTracked: { data: new Float32Array([7]), shape: [] } };
+    const state = { ...bn.stateDict(), num_batches_tracked: { data: new Float32Array([7]), shape: [] } };
     expect(bn.loadStateDict(state)).toEqual({ missingKeys: [], unexpectedKeys: [] });
     bn.release();
   });
