@@ -15,6 +15,7 @@ import {
   batchNormTrainingHost,
   kerasMomentum,
 } from './batchNorm.js';
+import { withWorkgroupLimit as withLimit } from '../testing/workgroupLimit.js';
 import { foldBatchNormIntoConv } from './batchNormFold.js';
 import {
   batchNormApplyRef,
@@ -59,18 +60,7 @@ function problem(seed: number, n: number, h: number, w: number, c: number) {
   };
 }
 
-/** Runs `body` with the device's per-dimension workgroup limit lowered, as the launchers (and gpu.dispatch's check) see it. */
-async function withWorkgroupLimit<T>(limit: number, body: () => Promise<T>): Promise<T> {
-  const lowered = new Proxy(gpu.device.limits, {
-    get: (target, key) => (key === 'maxComputeWorkgroupsPerDimension' ? limit : (target as never)[key]),
-  });
-  Object.defineProperty(gpu, 'limits', { value: lowered, configurable: true });
-  try {
-    return await body();
-  } finally {
-    delete (gpu as { limits?: unknown }).limits;
-  }
-}
+const withWorkgroupLimit = <T>(limit: number, body: () => Promise<T>) => withLimit(gpu, limit, body);
 
 describe('batchNorm reductions fold the chunk index over y and z', () => {
   // Real tensors reach 65,535 chunks of 128 rows only past N*H*W = 8.4 M per channel; under a limit of

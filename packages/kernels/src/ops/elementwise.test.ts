@@ -12,6 +12,7 @@ import { maxPool2dBackwardRef, maxPool2dRef } from './maxPool2d.ref.js';
 import { activationRef } from './activation.ref.js';
 import { binaryBackwardRef, binaryRef, unaryBackwardRef, unaryRef } from './elementwise.ref.js';
 import { linearWorkgroups } from '../runtime/workgroups.js';
+import { withWorkgroupLimit as withLimit } from '../testing/workgroupLimit.js';
 
 // One f32 operation per element: exp/log/sqrt are within a few ulp on Vulkan (~4e-7 relative);
 // 2e-6 leaves room for lavapipe's approximate transcendental functions.
@@ -137,18 +138,7 @@ describe('binary backward', () => {
 describe('flat kernels on a two-dimensional workgroup grid', () => {
   // Real tensors reach the 65,535-workgroup limit only past 16.7 M elements; lowering the limit the
   // launchers see to 5 sends small tensors through the same folded-grid path.
-  async function withWorkgroupLimit<T>(limit: number, body: () => Promise<T>): Promise<T> {
-    const real = gpu.device.limits;
-    const lowered = new Proxy(real, {
-      get: (target, key) => (key === 'maxComputeWorkgroupsPerDimension' ? limit : (target as never)[key]),
-    });
-    Object.defineProperty(gpu, 'limits', { value: lowered, configurable: true });
-    try {
-      return await body();
-    } finally {
-      delete (gpu as { limits?: unknown }).limits;
-    }
-  }
+  const withWorkgroupLimit = <T>(limit: number, body: () => Promise<T>) => withLimit(gpu, limit, body);
 
   it('the launchers see the lowered limit: linearWorkgroups splits into full rows past it', async () => {
     await withWorkgroupLimit(5, async () => {

@@ -20,6 +20,7 @@ import {
   type Reduction,
 } from './softmaxCrossEntropy.js';
 import { softmaxCrossEntropyBackwardRef, softmaxCrossEntropyRef, softmaxRef } from './softmaxCrossEntropy.ref.js';
+import { withWorkgroupLimit as withLimit } from '../testing/workgroupLimit.js';
 
 // Loss: each row is a k-term f32 sum of exps plus a log, then a sum over n rows; at k = 1000 and
 // n = 64 rounding is ~1e-6 relative. log(s) near s = 1 (confident rows) carries ~6e-8 absolute.
@@ -134,18 +135,7 @@ describe('softmaxCrossEntropy kernel vs reference', () => {
   }
 });
 
-/** Runs `body` with the device's per-dimension workgroup limit lowered, as the launchers (and gpu.dispatch's check) see it. */
-async function withWorkgroupLimit<T>(limit: number, body: () => Promise<T>): Promise<T> {
-  const lowered = new Proxy(gpu.device.limits, {
-    get: (target, key) => (key === 'maxComputeWorkgroupsPerDimension' ? limit : (target as never)[key]),
-  });
-  Object.defineProperty(gpu, 'limits', { value: lowered, configurable: true });
-  try {
-    return await body();
-  } finally {
-    delete (gpu as { limits?: unknown }).limits;
-  }
-}
+const withWorkgroupLimit = <T>(limit: number, body: () => Promise<T>) => withLimit(gpu, limit, body);
 
 describe('row-per-invocation kernels fold the row index over x and y', () => {
   // Real inputs reach 65,535 workgroups of 16 rows only past 1.05 M rows; under a limit of 3, 101 rows

@@ -4,6 +4,7 @@ import { KernelArgumentError } from '../runtime/errors.js';
 import { expectClose, randomTensor, testGpu } from '../testing/index.js';
 import { meanAll, sumAll, sumRows, sumRowsHost } from './sumRows.js';
 import { sumRowsRef } from './sumRows.ref.js';
+import { withWorkgroupLimit as withLimit } from '../testing/workgroupLimit.js';
 
 // Each output is a tree of f32 sums (chunks of 128, then chunks of those): error grows ~log(rows) * 2^-24
 // relative to the sum of magnitudes; for at most a few thousand values in [-1, 1] 1e-5 is ample.
@@ -14,18 +15,7 @@ beforeAll(async () => {
   gpu = await testGpu();
 });
 
-/** Runs `body` with the device's per-dimension workgroup limit lowered, as the launchers see it. */
-async function withWorkgroupLimit<T>(limit: number, body: () => Promise<T>): Promise<T> {
-  const lowered = new Proxy(gpu.device.limits, {
-    get: (target, key) => (key === 'maxComputeWorkgroupsPerDimension' ? limit : (target as never)[key]),
-  });
-  Object.defineProperty(gpu, 'limits', { value: lowered, configurable: true });
-  try {
-    return await body();
-  } finally {
-    delete (gpu as { limits?: unknown }).limits;
-  }
-}
+const withWorkgroupLimit = <T>(limit: number, body: () => Promise<T>) => withLimit(gpu, limit, body);
 
 describe('sumRows vs reference', () => {
   for (const [rows, cols] of [[1, 1], [5, 3], [300, 7], [1000, 1], [129, 70]] as const) {
