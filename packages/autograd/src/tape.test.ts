@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tensor } from './create.js';
 import { AutogradError, ReleasedTensorError } from './errors.js';
 import { DEFAULT_TOLERANCE, gradcheck } from './gradcheck.js';
-import { add, addActivate, div, exp, log, mul, relu, relu6, sqrt, square, sub } from './ops/elementwise.js';
+import { add, addActivate, affine, div, exp, log, mul, relu, relu6, sqrt, square, sub } from './ops/elementwise.js';
 import { linear, matmulOp } from './ops/linear.js';
 import { meanAllOp, sumAllOp, sumToChannels } from './ops/reduce.js';
 import { flatten } from './ops/shape.js';
@@ -38,7 +38,8 @@ describe('primitives: tape gradients vs finite differences', () => {
   it('relu, relu6 and the fused residual add (inputs kept away from the kinks)', async () => {
     // Values in [0.05, 0.45] shifted by ±: away from 0 and 6 by more than the difference step.
     const awayFromKinks = (x: Tensor) => mul(x, x); // positive, smooth
-    await expectGradientsMatch((x) => relu(sub(x, x)), [[5]], 5);
+    // Plain relu on both sides of its kink, every value further from 0 than the difference step.
+    await sharedExpectGradientsMatch(gpu, (x) => relu(x), [{ name: 'x', shape: [6], data: Float32Array.from([-0.9, -0.4, -0.15, 0.2, 0.55, 1.1]) }], 6);
     await expectGradientsMatch((x) => relu6(awayFromKinks(x)), [[9]], 9);
     await expectGradientsMatch((a, b) => addActivate(a, b, 'relu'), [[2, 6], [2, 6]], 12, 0.2, 1);
   });
@@ -58,6 +59,34 @@ describe('primitives: tape gradients vs finite differences', () => {
 });
 
 describe('the tape', () => {
+  it('noGrad frees only what it made: a training graph used inside it stays alive', () => {
+    const a = tensor(gpu, [1, 2, 3], [3], { requiresGrad: true });
+    const hidden = mul(a, a);
+    const probe = noGrad(() => relu(affine(hidden, 2)));
+    expect(hidden.released).toBe(false);
+    const loss = sumAllOp(hidden);
+    backward(loss);
+    probe.release();
+    loss.release();
+    a.release();
+  });
+
+  it('a gradient replaced by accumulation reads as released, not as a recycled buffer', async () => {
+    const x = tensor(gpu, [1, 2], [2], { requiresGrad: true });
+    const step = () => {
+      const loss = sumAllOp(mul(x, x));
+      backward(loss);
+      loss.release();
+    };
+    step();
+    const first = x.grad!;
+    step();
+    expect(first.released).toBe(true);
+    expect(Array.from(await x.grad!.read())).toEqual([4, 8]);
+    expect(() => first.data).toThrow(ReleasedTensorError);
+    x.release();
+  });
+
   it('accumulates into leaves used twice and computes only what requires grad', async () => {
     const x = tensor(gpu, [1, 2, 3], [3], { requiresGrad: true });
     const frozen = tensor(gpu, [4, 5, 6], [3]);

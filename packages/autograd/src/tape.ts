@@ -22,9 +22,13 @@ export interface Node {
   /** Buffers kept only for backward (not tensors of the graph); freed with the graph. */
   saved: GpuTensor[];
   freed: boolean;
+  /** The noGrad call that recorded the node (0: none). noGrad frees only nodes of its own call. */
+  readonly scope: number;
 }
 
 let gradEnabled = true;
+let currentScope = 0;
+let scopesOpened = 0;
 
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -37,23 +41,27 @@ export function isGradEnabled(): boolean {
 export function record(gpu: Gpu, op: string, inputs: readonly Tensor[], output: GpuTensor, backward: BackwardFn, saved: GpuTensor[] = []): Tensor {
   const requiresGrad = gradEnabled && inputs.some((t) => t.requiresGrad);
   if (!requiresGrad) gpu.release(...saved);
-  const node: Node = { op, inputs, backward: requiresGrad ? backward : null, saved: requiresGrad ? saved : [], freed: false };
+  const node: Node = { op, inputs, backward: requiresGrad ? backward : null, saved: requiresGrad ? saved : [], freed: false, scope: currentScope };
   return new Tensor(gpu, output, requiresGrad, node);
 }
 
 /** Runs `fn` without recording gradients; frees every intermediate the result does not need. */
 export function noGrad<T extends Tensor | readonly Tensor[] | void>(fn: () => T): T {
-  const previous = gradEnabled;
+  const [previousGrad, previousScope] = [gradEnabled, currentScope];
+  const scope = ++scopesOpened;
   gradEnabled = false;
+  currentScope = scope;
   let result: T;
   try {
     result = fn();
   } finally {
-    gradEnabled = previous;
+    gradEnabled = previousGrad;
+    currentScope = previousScope;
   }
   const results = result instanceof Tensor ? [result] : Array.isArray(result) ? (result as readonly Tensor[]) : [];
   const keep = new Set(results);
-  for (const r of results) freeGraph(r, keep);
+  // Only what this call made: tensors from outside (e.g. a training graph's activations) stay alive.
+  for (const r of results) freeGraph(r, keep, (t) => t.creator!.scope === scope);
   for (const r of results) r.creator = null; // the result is now a plain leaf
   return result;
 }
@@ -78,9 +86,9 @@ function topologicalOrder(root: Tensor, follow: (t: Tensor) => boolean): Tensor[
   return order;
 }
 
-/** Frees every intermediate reachable from `root` except those in `keep` and retained ones. */
-function freeGraph(root: Tensor, keep: ReadonlySet<Tensor>): void {
-  for (const t of topologicalOrder(root, () => true)) {
+/** Frees every intermediate reachable from `root` (through tensors `follow` accepts) except those in `keep` and retained ones. */
+function freeGraph(root: Tensor, keep: ReadonlySet<Tensor>, follow: (t: Tensor) => boolean = () => true): void {
+  for (const t of topologicalOrder(root, follow)) {
     const node = t.creator!;
     t.gpu.release(...node.saved);
     node.saved = [];
@@ -150,9 +158,9 @@ export function backward(root: Tensor, gradient?: Tensor): void {
         throw new AutogradError(`${node.op} backward gave a gradient of shape ${shapeToString(g.shape)} for input ${i} of shape ${shapeToString(input.shape)}`);
       }
       if (input.isLeaf) {
-        const previous = input.grad?.data;
+        // The previous gradient's buffer is consumed by accumulate; its Tensor becomes released.
+        const previous = input.grad?.takeStorage();
         const sum = accumulate(gpu, previous, g.reshape(input.shape));
-        if (input.grad) input.grad = null; // its buffer was consumed by accumulate
         input.grad = new Tensor(gpu, sum, false, null, `grad of ${input.describe()}`);
       } else {
         grads.set(input, accumulate(gpu, grads.get(input), g.reshape(input.shape)));

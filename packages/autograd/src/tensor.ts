@@ -75,6 +75,13 @@ export class Tensor {
     return previous;
   }
 
+  /** Hands the storage to the caller, who now owns it; this tensor reads as released afterwards. */
+  takeStorage(): GpuTensor {
+    const storage = this.data;
+    this.value = null;
+    return storage;
+  }
+
   /**
    * Frees the buffer now. Later use throws ReleasedTensorError. Releasing twice is harmless. A
    * tensor living in an arena (adoptStorage) only lets go of its view: the arena's owner frees it.

@@ -80,3 +80,28 @@ describe('freezing', () => {
     x.release();
   });
 });
+
+describe('freezing batch norms', () => {
+  it("puts the batch norms it freezes entirely in 'frozen' mode, which survives train(); others are left alone", async () => {
+    const net = makeNet();
+    const features = net.features;
+    const bn = (i: number) => (features.at(i) as Sequential).at(1) as BatchNorm2d;
+    freezeByName(net, 'features.0.**');
+    freeze(features.at(1)!, { bnMode: 'affine' });
+    expect(bn(0).bnMode).toBe('frozen');
+    expect(bn(1).bnMode).toBe('affine');
+    expect(bn(2).bnMode).toBeNull(); // not frozen: follows train()/eval()
+    freeze(features.at(2)!);
+    expect(bn(2).bnMode).toBe('frozen');
+
+    net.train();
+    const before = await bn(2).runningMean.read();
+    const x = tensor(gpu, randomArray(21, 2 * 5 * 5 * 2), [2, 5, 5, 2]);
+    const loss = softmaxCrossEntropy(net.forward(x), new Uint32Array([0, 2]));
+    backward(loss);
+    expect(Array.from(await bn(2).runningMean.read())).toEqual(Array.from(before));
+    loss.release();
+    x.release();
+    net.release();
+  });
+});
