@@ -42,7 +42,7 @@ case "$job" in
     pnpm exec turbo run build typecheck --output-logs=errors-only
     status=0
     pnpm exec turbo run test --concurrency=1 --continue "$@" || status=$?
-    node scripts/test-summary.mjs .graft/test-results kernels,autograd,cli,benchmarks || status=1
+    node scripts/test-summary.mjs .graft/test-results kernels,autograd,models,cli,benchmarks || status=1
     exit "$status" ;;
   bench) setup; pnpm exec turbo run build --output-logs=errors-only; node packages/cli/bin/graft.js bench "$@" ;;
   *) say "usage: scripts/run.sh setup|demo|test|bench"; exit 2 ;;
