@@ -5,7 +5,7 @@
  * the 3x3 conv, not the first 1x1. Activations are NHWC; BN eps 1e-5; convs carry no bias (BN
  * follows each one).
  */
-import type { Gpu, Padding } from '@graft/kernels';
+import type { Gpu } from '@graft/kernels';
 import {
   addActivate,
   AutogradError,
@@ -13,28 +13,13 @@ import {
   Conv2d,
   GlobalAvgPool,
   Linear,
-  maxPool2dOp,
+  MaxPool2d,
   Module,
   ReLU,
   Sequential,
   type Layer,
   type Tensor,
 } from '@graft/autograd';
-
-/** nn.MaxPool2d: a window max over NHWC activations (no parameters). */
-export class MaxPool2d extends Module implements Layer {
-  constructor(
-    readonly kernelSize: number,
-    readonly stride: number,
-    readonly padding: Padding,
-  ) {
-    super();
-  }
-
-  forward(x: Tensor): Tensor {
-    return maxPool2dOp(x, { kernelSize: this.kernelSize, stride: this.stride, padding: this.padding });
-  }
-}
 
 const bnEps = 1e-5;
 const conv3x3 = (gpu: Gpu, cIn: number, cOut: number, stride = 1) => new Conv2d(gpu, cIn, cOut, 3, { stride, padding: 1, bias: false });

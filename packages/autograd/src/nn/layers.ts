@@ -10,7 +10,7 @@ import { dropout } from '../ops/dropout.js';
 import { activate } from '../ops/elementwise.js';
 import { linear } from '../ops/linear.js';
 import { batchNorm, batchNormModes, type BatchNormMode } from '../ops/norm.js';
-import { globalAvgPoolOp } from '../ops/pool.js';
+import { globalAvgPoolOp, maxPool2dOp } from '../ops/pool.js';
 import { flatten } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
 import { constant, defaultSeed, seededRandom, uniformParameter } from './init.js';
@@ -199,6 +199,21 @@ export class Dropout extends Module implements Layer {
 export class GlobalAvgPool extends Module implements Layer {
   forward(x: Tensor): Tensor {
     return globalAvgPoolOp(x);
+  }
+}
+
+/** A window max over NHWC activations (no parameters), like nn.MaxPool2d. */
+export class MaxPool2d extends Module implements Layer {
+  constructor(
+    readonly kernelSize: number,
+    readonly stride: number,
+    readonly padding: Padding,
+  ) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return maxPool2dOp(x, { kernelSize: this.kernelSize, stride: this.stride, padding: this.padding });
   }
 }
 
