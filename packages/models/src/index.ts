@@ -1,4 +1,4 @@
-export { BasicBlock, Bottleneck, MaxPool2d, ResNet, resnet, resnetConfigs, type BlockClass, type ResNetName, type ResNetOptions } from './resnet.js';
+export { BasicBlock, Bottleneck, ResNet, resnet, resnetConfigs, type BlockClass, type ResNetName, type ResNetOptions } from './resnet.js';
 export {
   encodeSafetensors,
   halfToFloat,
@@ -10,3 +10,4 @@ export {
   type SafetensorsEntry,
 } from './importers/safetensors.js';
 export { depthwiseToHwc, loadTorchStateDict, oihwToHwio } from './importers/torchLayout.js';
+export { InvertedResidual, makeDivisible, MobileNetV2, mobilenetV2, mobileNetV2Table, type InvertedResidualRow, type MobileNetV2Flavour, type MobileNetV2Options } from './mobilenetV2.js';
