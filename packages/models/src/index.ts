@@ -11,3 +11,18 @@ export {
 } from './importers/safetensors.js';
 export { depthwiseToHwc, loadTorchStateDict, oihwToHwio } from './importers/torchLayout.js';
 export { InvertedResidual, makeDivisible, MobileNetV2, mobilenetV2, mobileNetV2Table, type InvertedResidualRow, type MobileNetV2Flavour, type MobileNetV2Options } from './mobilenetV2.js';
+export {
+  kerasMobileNetV2Name,
+  kerasMobileNetV2ToGraft,
+  loadKerasMobileNetV2,
+  parseTfjsLayersModel,
+  readTfjsLayersModel,
+  TfjsLayersError,
+  type TfjsDtype,
+  type TfjsEntry,
+  type TfjsLayersModel,
+  type TfjsModelJson,
+  type TfjsQuantizationDtype,
+  type TfjsWeightSpec,
+  type TfjsWeightsGroup,
+} from './importers/tfjsLayers.js';

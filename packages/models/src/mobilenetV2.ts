@@ -10,7 +10,7 @@
  *     block widths _make_divisible(c * alpha, 8).
  *   - 'keras': TF 'same' padding (asymmetric on stride-2 convs of even inputs; equivalent to Keras'
  *     ZeroPadding2D(correct_pad) + 'valid'), BN eps 1e-3, Keras momentum 0.999 (graft 0.001), block
- *     widths _make_divisible(int(c * alpha), 8). Same structure and names; no Keras importer yet.
+ *     widths _make_divisible(int(c * alpha), 8). Same structure and names; weights load through importers/tfjsLayers.ts (loadKerasMobileNetV2).
  */
 import type { Gpu, Padding } from '@graft/kernels';
 import { addActivate, AutogradError, BatchNorm2d, Conv2d, Dropout, GlobalAvgPool, Linear, Module, Sequential, type Layer, type Tensor } from '@graft/autograd';
