@@ -26,3 +26,5 @@ export {
   type TfjsWeightSpec,
   type TfjsWeightsGroup,
 } from './importers/tfjsLayers.js';
+export { parseTorchZip, readTorchZip, TorchZipError } from './importers/torchZip.js';
+export { KerasH5Error, loadKerasH5MobileNetV2, readKerasH5, type KerasH5Entry, type KerasH5Weights } from './importers/kerasH5.js';

@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { HostEntry, LoadResult, Module } from '@graft/autograd';
+import { MobileNetV2 } from '../mobilenetV2.js';
 import { halfToFloat } from './safetensors.js';
 
 export class TfjsLayersError extends Error {
@@ -159,11 +160,11 @@ const bnFields: Record<string, string> = { gamma: 'weight', beta: 'bias', moving
  * part of the backbone (e.g. a custom head's Dense layers):
  *   Conv1 / bn_Conv1 -> features.0.{0,1}; expanded_conv_{depthwise,project}[_BN] -> features.1.conv.{0.0,0.1,1,2};
  *   block_i_{expand,depthwise,project}[_BN] -> features.(i+1).conv.{0.0,0.1,1.0,1.1,2,3};
- *   Conv_1 / Conv_1_bn -> features.18.{0,1}; Logits (Keras' own top) -> classifier.1.
+ *   Conv_1 / Conv_1_bn -> features.<lastFeature>.{0,1} (18 for the standard table); Logits (Keras' own top) -> classifier.1.
  * Field names: kernel / depthwise_kernel -> weight; gamma, beta, moving_mean, moving_variance ->
  * weight, bias, running_mean, running_var.
  */
-export function kerasMobileNetV2Name(name: string): string | undefined {
+export function kerasMobileNetV2Name(name: string, lastFeature = 18): string | undefined {
   const m = /^(.+)\/([a-z_]+)(?::\d+)?$/.exec(name);
   if (!m) return undefined;
   const [, layer, field] = m as unknown as [string, string, string];
@@ -171,8 +172,8 @@ export function kerasMobileNetV2Name(name: string): string | undefined {
   const conv = (prefix: string) => (field === 'kernel' || field === 'depthwise_kernel' ? `${prefix}.weight` : undefined);
   if (layer === 'Conv1') return conv('features.0.0');
   if (layer === 'bn_Conv1') return bn('features.0.1');
-  if (layer === 'Conv_1') return conv('features.18.0');
-  if (layer === 'Conv_1_bn') return bn('features.18.1');
+  if (layer === 'Conv_1') return conv(`features.${lastFeature}.0`);
+  if (layer === 'Conv_1_bn') return bn(`features.${lastFeature}.1`);
   if (layer === 'Logits') return field === 'kernel' ? 'classifier.1.weight' : field === 'bias' ? 'classifier.1.bias' : undefined;
   const block = /^(?:expanded_conv|block_(\d+))_(expand|depthwise|project)(_BN)?$/.exec(layer);
   if (!block) return undefined;
@@ -197,13 +198,14 @@ function transpose2d(w: HostEntry): HostEntry {
  * Keras MobileNetV2 tensors -> graft's names and layouts: conv kernels stay HWIO; depthwise
  * kernels [k_h, k_w, c, 1] -> [k_h, k_w, c]; BN fields renamed; the Keras top's Dense kernel
  * [in, out] -> [out, in]. Each BN also gets num_batches_tracked = 0 (Keras keeps none). Weights
- * that are not MobileNetV2's keep their Keras names and are returned in `unmapped`.
+ * that are not MobileNetV2's keep their Keras names and are returned in `unmapped`. `lastFeature`:
+ * the index of the final 1x1 conv in `features` (18 for the standard table; fewer for a custom one).
  */
-export function kerasMobileNetV2ToGraft(tensors: Map<string, HostEntry>): { mapped: Map<string, HostEntry>; unmapped: string[] } {
+export function kerasMobileNetV2ToGraft(tensors: Map<string, HostEntry>, { lastFeature = 18 }: { lastFeature?: number } = {}): { mapped: Map<string, HostEntry>; unmapped: string[] } {
   const mapped = new Map<string, HostEntry>();
   const unmapped: string[] = [];
   for (const [name, entry] of tensors) {
-    const target = kerasMobileNetV2Name(name);
+    const target = kerasMobileNetV2Name(name, lastFeature);
     if (!target) {
       unmapped.push(name);
       continue;
@@ -221,11 +223,11 @@ export function kerasMobileNetV2ToGraft(tensors: Map<string, HostEntry>): { mapp
 
 /**
  * Loads Keras MobileNetV2 weights (from readTfjsLayersModel) into a graft MobileNetV2 (build it with
- * flavour 'keras'). Strict by default; weights outside the mapping stay under their Keras names, so
+ * flavour 'keras'; a custom table's last feature index is read off the model). Strict by default; weights outside the mapping stay under their Keras names, so
  * a non-strict load lists them in `unexpectedKeys` and a strict one throws naming them.
  */
 export function loadKerasMobileNetV2(model: Module, tensors: Map<string, HostEntry>, { strict = true }: { strict?: boolean } = {}): LoadResult {
-  const { mapped, unmapped } = kerasMobileNetV2ToGraft(tensors);
+  const { mapped, unmapped } = kerasMobileNetV2ToGraft(tensors, { lastFeature: model instanceof MobileNetV2 ? model.features.length - 1 : 18 });
   for (const name of unmapped) mapped.set(name, tensors.get(name)!);
   return model.loadStateDict(mapped, { strict });
 }
