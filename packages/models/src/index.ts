@@ -28,3 +28,22 @@ export {
 } from './importers/tfjsLayers.js';
 export { parseTorchZip, readTorchZip, TorchZipError } from './importers/torchZip.js';
 export { KerasH5Error, loadKerasH5MobileNetV2, readKerasH5, type KerasH5Entry, type KerasH5Weights } from './importers/kerasH5.js';
+export { hwcToDepthwise, hwioToOihw, torchStateDict } from './importers/torchLayout.js';
+export {
+  kerasCaffe,
+  kerasMobileNet,
+  preprocess,
+  preprocessingFor,
+  resolvePreprocessing,
+  timmPreprocessing,
+  torchvision,
+  torchvisionV2,
+  type Interpolation,
+  type Preprocessing,
+  type TimmPretrainedCfg,
+  type WeightsOrigin,
+} from './preprocessing.js';
+export { configFile, exportFormat, exportSafetensors, exportVersion, loadExported, readExportConfig, weightsFile, type ExportConfig, type ExportOptions } from './export.js';
+export { AdaptiveAvgPoolIdentity, chwColumnsToHwc, GlobalMaxPool, VGG, vgg, vgg16, vgg19, vggConfigs, vggFeatures, vggParameterCount, type VggEntry, type VggName, type VggOptions, type VggPooling } from './vgg.js';
+export { graftHead, withHead, WithHead, type HeadOptions } from './head.js';
+export { formatSummary, summary, type Summary, type SummaryRow } from './summary.js';

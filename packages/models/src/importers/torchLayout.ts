@@ -29,6 +29,24 @@ export function depthwiseToHwc(w: HostEntry): HostEntry {
   return { data: out, shape: [kh, kw, c] };
 }
 
+/** The inverse of oihwToHwio: [kh, kw, i, o] -> [o, i, kh, kw]. */
+export function hwioToOihw(w: HostEntry): HostEntry {
+  const [kh, kw, i, o] = w.shape as [number, number, number, number];
+  const out = new Float32Array(w.data.length);
+  for (let a = 0; a < o; a++)
+    for (let b = 0; b < i; b++)
+      for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) out[((a * i + b) * kh + y) * kw + x] = w.data[((y * kw + x) * i + b) * o + a]!;
+  return { data: out, shape: [o, i, kh, kw] };
+}
+
+/** The inverse of depthwiseToHwc: [kh, kw, c] -> [c, 1, kh, kw]. */
+export function hwcToDepthwise(w: HostEntry): HostEntry {
+  const [kh, kw, c] = w.shape as [number, number, number];
+  const out = new Float32Array(w.data.length);
+  for (let ch = 0; ch < c; ch++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) out[(ch * kh + y) * kw + x] = w.data[(y * kw + x) * c + ch]!;
+  return { data: out, shape: [c, 1, kh, kw] };
+}
+
 /** The conv modules of `model` by dotted name. */
 function convModules(model: Module): Map<string, Conv2d> {
   const convs = new Map<string, Conv2d>();
@@ -68,4 +86,25 @@ export function loadTorchStateDict(
     converted.set(key, toGraftLayout(key, entry, convs.get(owner)));
   }
   return model.loadStateDict(converted, { strict });
+}
+
+/**
+ * The inverse of loadTorchStateDict's conversion: `model`'s state dict on the host in PyTorch layouts
+ * (Conv2d HWIO -> OIHW, depthwise [kh, kw, c] -> [c, 1, kh, kw], Linear as is, BatchNorm's
+ * num_batches_tracked [1] -> []), in stateDict order, ready for writeSafetensors.
+ */
+export async function torchStateDict(model: Module): Promise<Map<string, HostEntry>> {
+  const convs = convModules(model);
+  const out = new Map<string, HostEntry>();
+  for (const [key, t] of Object.entries(model.stateDict())) {
+    const entry: HostEntry = { data: await t.read(), shape: [...t.shape] };
+    const dot = key.lastIndexOf('.');
+    const owner = dot >= 0 ? key.slice(0, dot) : '';
+    const field = key.slice(dot + 1);
+    const conv = convs.get(owner);
+    if (conv && field === 'weight') out.set(key, conv.depthwise ? hwcToDepthwise(entry) : hwioToOihw(entry));
+    else if (field === 'num_batches_tracked' && entry.data.length === 1) out.set(key, { data: entry.data, shape: [] });
+    else out.set(key, entry);
+  }
+  return out;
 }
