@@ -47,3 +47,4 @@ export { configFile, exportFormat, exportSafetensors, exportVersion, loadExporte
 export { AdaptiveAvgPoolIdentity, chwColumnsToHwc, GlobalMaxPool, VGG, vgg, vgg16, vgg19, vggConfigs, vggFeatures, vggParameterCount, type VggEntry, type VggName, type VggOptions, type VggPooling } from './vgg.js';
 export { graftHead, withHead, WithHead, type HeadOptions } from './head.js';
 export { formatSummary, summary, type Summary, type SummaryRow } from './summary.js';
+export { KerasBottleneck, KerasResNet, kerasResNet, kerasResNetBnEps, kerasResNetConfigs, kerasResNetName, kerasResNetToGraft, loadKerasResNet, type KerasResNetOptions, type KerasResNetVariant } from './resnetKeras.js';
