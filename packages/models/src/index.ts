@@ -48,3 +48,4 @@ export { AdaptiveAvgPoolIdentity, chwColumnsToHwc, GlobalMaxPool, VGG, vgg, vgg1
 export { graftHead, withHead, WithHead, type HeadOptions } from './head.js';
 export { formatSummary, summary, type Summary, type SummaryRow } from './summary.js';
 export { KerasBottleneck, KerasResNet, kerasResNet, kerasResNetBnEps, kerasResNetConfigs, kerasResNetName, kerasResNetToGraft, loadKerasResNet, type KerasResNetOptions, type KerasResNetVariant } from './resnetKeras.js';
+export { loadOnnxInitializers, OnnxError, parseOnnx, readOnnx, type OnnxDtype, type OnnxEntry, type OnnxModel, type OnnxNode } from './importers/onnx.js';
