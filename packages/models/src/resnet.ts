@@ -113,19 +113,40 @@ export interface ResNetOptions {
   widths?: readonly [number, number, number, number];
 }
 
-export class ResNet extends Module implements Layer {
-  conv1: Conv2d;
-  bn1: BatchNorm2d;
+/**
+ * The trunk both ResNet flavours share (torchvision's and keras.applications'): stem, four stages,
+ * pooling and an optional classifier, in torchvision's field order so parameter names and their
+ * order match torchvision's state dict. Subclasses build the stem and stages their way.
+ */
+export abstract class ResNetTrunk extends Module implements Layer {
+  conv1!: Conv2d;
+  bn1!: BatchNorm2d;
   relu = new ReLU();
   maxpool = new MaxPool2d(3, 2, 1);
-  layer1: Sequential;
-  layer2: Sequential;
-  layer3: Sequential;
-  layer4: Sequential;
+  layer1!: Sequential;
+  layer2!: Sequential;
+  layer3!: Sequential;
+  layer4!: Sequential;
   avgpool = new GlobalAvgPool();
-  fc: Linear | null;
-  /** Channels of the pooled features (what fc reads). */
-  readonly numFeatures: number;
+  fc: Linear | null = null;
+  /** Channels of the pooled features (what fc reads); set by the subclass. */
+  numFeatures = 0;
+
+  /** x [n, h, w, 3] -> pooled features [n, numFeatures]. */
+  features(x: Tensor): Tensor {
+    let y = this.maxpool.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x))));
+    y = this.layer4.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(y))));
+    return this.avgpool.forward(y);
+  }
+
+  /** x [n, h, w, 3] -> logits [n, numClasses] (pre-softmax), or the pooled features without a top. */
+  forward(x: Tensor): Tensor {
+    const pooled = this.features(x);
+    return this.fc ? this.fc.forward(pooled) : pooled;
+  }
+}
+
+export class ResNet extends ResNetTrunk {
   private inplanes: number;
 
   constructor(
@@ -157,19 +178,6 @@ export class ResNet extends Module implements Layer {
     this.inplanes = outChannels;
     const rest = Array.from({ length: blocks - 1 }, () => new block(gpu, outChannels, planes));
     return new Sequential(first, ...rest);
-  }
-
-  /** x [n, h, w, 3] -> pooled features [n, numFeatures]. */
-  features(x: Tensor): Tensor {
-    let y = this.maxpool.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x))));
-    y = this.layer4.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(y))));
-    return this.avgpool.forward(y);
-  }
-
-  /** x [n, h, w, 3] -> logits [n, numClasses], or the pooled features without a top. */
-  forward(x: Tensor): Tensor {
-    const pooled = this.features(x);
-    return this.fc ? this.fc.forward(pooled) : pooled;
   }
 }
 

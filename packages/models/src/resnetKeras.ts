@@ -20,9 +20,7 @@ import {
   AutogradError,
   BatchNorm2d,
   Conv2d,
-  GlobalAvgPool,
   Linear,
-  MaxPool2d,
   Module,
   ReLU,
   Sequential,
@@ -31,6 +29,7 @@ import {
   type LoadResult,
   type Tensor,
 } from '@graft/autograd';
+import { ResNetTrunk } from './resnet.js';
 
 /** Keras' BatchNormalization epsilon in keras.applications ResNet. */
 export const kerasResNetBnEps = 1.001e-5;
@@ -93,18 +92,7 @@ export interface KerasResNetOptions {
   blocks?: readonly [number, number, number, number];
 }
 
-export class KerasResNet extends Module implements Layer {
-  conv1: Conv2d;
-  bn1: BatchNorm2d;
-  relu = new ReLU();
-  maxpool = new MaxPool2d(3, 2, 1);
-  layer1: Sequential;
-  layer2: Sequential;
-  layer3: Sequential;
-  layer4: Sequential;
-  avgpool = new GlobalAvgPool();
-  fc: Linear | null;
-  readonly numFeatures: number;
+export class KerasResNet extends ResNetTrunk {
   readonly variant: KerasResNetVariant;
 
   constructor(gpu: Gpu, options: KerasResNetOptions = {}) {
@@ -133,18 +121,6 @@ export class KerasResNet extends Module implements Layer {
     this.fc = includeTop ? new Linear(gpu, inplanes, numClasses) : null;
   }
 
-  /** x [n, h, w, 3] -> pooled features [n, numFeatures] (Keras' avg_pool). */
-  features(x: Tensor): Tensor {
-    let y = this.maxpool.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x))));
-    y = this.layer4.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(y))));
-    return this.avgpool.forward(y);
-  }
-
-  /** x [n, h, w, 3] -> logits [n, numClasses] (pre-softmax), or the pooled features without a top. */
-  forward(x: Tensor): Tensor {
-    const pooled = this.features(x);
-    return this.fc ? this.fc.forward(pooled) : pooled;
-  }
 }
 
 /** keras.applications ResNet50 / ResNet101 / ResNet152 in graft. */
