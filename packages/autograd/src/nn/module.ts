@@ -18,12 +18,15 @@ export interface HostEntry {
 export interface LoadResult {
   missingKeys: string[];
   unexpectedKeys: string[];
+  /** Set only by a non-strict load that skipped tensors of the wrong shape: `key: expected [..], found [..]`. */
+  misShapedKeys?: string[];
 }
 
 /** Copies `src` into `dst`'s buffer on the GPU (same element count), keeping dst's identity. */
 export function copyInto(dst: Tensor, src: GpuTensor): void {
   if (src.size !== dst.size) throw new AutogradError(`copyInto: ${src.size} elements into ${dst.describe()} of ${dst.size}`);
   const to = dst.data;
+  if (src.buffer === to.buffer && src.byteOffset === to.byteOffset) return; // loading a module's own tensor: nothing to copy (WebGPU refuses a self-copy)
   dst.gpu.commandEncoder().copyBufferToBuffer(src.buffer, src.byteOffset, to.buffer, to.byteOffset, to.byteLength);
 }
 
@@ -133,21 +136,23 @@ export abstract class Module {
         misShaped.push(`${key}: expected ${shapeToString(target.shape)}, found ${shapeToString(source.shape)}`);
       }
     }
-    if (misShaped.length > 0 || (strict && (missingKeys.length > 0 || unexpectedKeys.length > 0))) {
+    // Strict: any problem throws, listing all of them. Non-strict (Keras' skip_mismatch, what transfer
+    // learning wants for a classifier of another size): mis-shaped tensors are skipped and reported.
+    if (strict && (misShaped.length > 0 || missingKeys.length > 0 || unexpectedKeys.length > 0)) {
       const lines = [
-        ...(strict && missingKeys.length > 0 ? [`missing keys (${missingKeys.length}): ${missingKeys.join(', ')}`] : []),
-        ...(strict && unexpectedKeys.length > 0 ? [`unexpected keys (${unexpectedKeys.length}): ${unexpectedKeys.join(', ')}`] : []),
+        ...(missingKeys.length > 0 ? [`missing keys (${missingKeys.length}): ${missingKeys.join(', ')}`] : []),
+        ...(unexpectedKeys.length > 0 ? [`unexpected keys (${unexpectedKeys.length}): ${unexpectedKeys.join(', ')}`] : []),
         ...(misShaped.length > 0 ? [`mis-shaped keys (${misShaped.length}):`, ...misShaped.map((m) => `  ${m}`)] : []),
       ];
       throw new AutogradError(`loadStateDict (${this.constructor.name}):\n${lines.join('\n')}`);
     }
     for (const [key, target] of Object.entries(own)) {
       const source = entries.get(key);
-      if (!source) continue;
+      if (!source || !sameShape(source.shape, target.shape)) continue;
       if (source instanceof Tensor) copyInto(target, source.data);
       else target.gpu.write(target.data, source.data);
     }
-    return { missingKeys, unexpectedKeys };
+    return misShaped.length > 0 ? { missingKeys, unexpectedKeys, misShapedKeys: misShaped } : { missingKeys, unexpectedKeys };
   }
 
   /** Frees every parameter (and its gradient) and buffer of the tree. */
