@@ -9,10 +9,11 @@ export {
   type SafetensorsDtype,
   type SafetensorsEntry,
 } from './importers/safetensors.js';
-export { depthwiseToHwc, loadTorchStateDict, oihwToHwio } from './importers/torchLayout.js';
+export { chwColumnsToHwc, depthwiseToHwc, flattenedInputOf, hwcColumnsToChw, loadTorchStateDict, markFlattenedInput, oihwToHwio } from './importers/torchLayout.js';
 export { InvertedResidual, makeDivisible, MobileNetV2, mobilenetV2, mobileNetV2Table, type InvertedResidualRow, type MobileNetV2Flavour, type MobileNetV2Options } from './mobilenetV2.js';
 export {
   kerasMobileNetV2Name,
+  loadKerasDenseHead,
   kerasMobileNetV2ToGraft,
   loadKerasMobileNetV2,
   parseTfjsLayersModel,
@@ -27,13 +28,17 @@ export {
   type TfjsWeightsGroup,
 } from './importers/tfjsLayers.js';
 export { parseTorchZip, readTorchZip, TorchZipError } from './importers/torchZip.js';
-export { KerasH5Error, loadKerasH5MobileNetV2, readKerasH5, type KerasH5Entry, type KerasH5Weights } from './importers/kerasH5.js';
+export { KerasH5Error, loadKerasH5MobileNetV2, loadKerasH5ResNet, readKerasH5, type KerasH5Entry, type KerasH5Weights } from './importers/kerasH5.js';
 export { hwcToDepthwise, hwioToOihw, torchStateDict } from './importers/torchLayout.js';
 export {
   kerasCaffe,
   kerasMobileNet,
   preprocess,
   preprocessingFor,
+  hfPreprocessing,
+  timmDefaultCfg,
+  type HfPreprocessorConfig,
+  samePreprocessing,
   resolvePreprocessing,
   timmPreprocessing,
   torchvision,
@@ -44,8 +49,12 @@ export {
   type WeightsOrigin,
 } from './preprocessing.js';
 export { configFile, exportFormat, exportSafetensors, exportVersion, loadExported, readExportConfig, weightsFile, type ExportConfig, type ExportOptions } from './export.js';
-export { AdaptiveAvgPoolIdentity, chwColumnsToHwc, GlobalMaxPool, VGG, vgg, vgg16, vgg19, vggConfigs, vggFeatures, vggParameterCount, type VggEntry, type VggName, type VggOptions, type VggPooling } from './vgg.js';
+export { AdaptiveAvgPoolIdentity, GlobalMaxPool, VGG, vgg, vgg16, vgg19, vggConfigs, vggFeatures, vggParameterCount, type VggEntry, type VggName, type VggOptions, type VggPooling } from './vgg.js';
 export { graftHead, withHead, WithHead, type HeadOptions } from './head.js';
 export { formatSummary, summary, type Summary, type SummaryRow } from './summary.js';
 export { KerasBottleneck, KerasResNet, kerasResNet, kerasResNetBnEps, kerasResNetConfigs, kerasResNetName, kerasResNetToGraft, loadKerasResNet, type KerasResNetOptions, type KerasResNetVariant } from './resnetKeras.js';
-export { loadOnnxInitializers, OnnxError, parseOnnx, readOnnx, type OnnxDtype, type OnnxEntry, type OnnxModel, type OnnxNode } from './importers/onnx.js';
+export { loadOnnxInitializers, OnnxError, parseOnnx, readOnnx, type OnnxLoadResult, type OnnxDtype, type OnnxEntry, type OnnxModel, type OnnxNode } from './importers/onnx.js';
+export { detectWeightsFormat, loadPretrained, PretrainedError, timmConfigBeside, unwrapStateDict, type LoadPretrainedOptions, type PretrainedLoad, type WeightsFormat } from './pretrained.js';
+export { kerasVggToGraft, loadKerasVgg } from './vggKeras.js';
+export { encodeOnnx, exportOnnx, onnxIrVersion, onnxOpset, type OnnxExportOptions } from './exporters/onnx.js';
+export { stateDictConvention, toTorchvisionNames, type StateDictConvention } from './importers/stateDictNames.js';

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { BatchNorm2d, Conv2d, noGrad, tensor, type Tensor } from '@graft/autograd';
+import { BatchNorm2d, Conv2d, Dropout, noGrad, tensor, type Tensor } from '@graft/autograd';
 import type { Gpu } from '@graft/kernels';
 import { expectClose, testGpu } from '@graft/kernels/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,14 @@ interface Golden {
   pooled: { shape: number[]; data: number[] };
   /** The same weights run with Keras' padding (correct_pad + valid on stride 2) and BN eps 1e-3. */
   keras: { logits: number[]; pooled: number[] };
+  /** One train-mode forward (resnet_tiny.train_golden): input as integers k, x = k / 64 - 1. */
+  train: {
+    input: { shape: number[]; k: number[] };
+    logits: { shape: number[]; data: number[] };
+    runningMean: Record<string, number[]>;
+    runningVar: Record<string, number[]>;
+    numBatchesTracked: number;
+  };
 }
 
 const name = 'mobilenetv2_tiny';
@@ -82,6 +90,50 @@ describe('mobilenetv2_tiny golden (torchvision MobileNetV2)', () => {
     const y = await run(g, (x) => model.forward(x));
     expect(y.length).toBe(g.pooled.data.length);
     expectClose(y, g.pooled.data, tolerance, `${name} headless`);
+    model.release();
+  });
+});
+
+describe('mobilenetv2_tiny train-mode golden (batch statistics)', () => {
+  const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+  // Every BN normalises with batch statistics (>= 64 values per channel here) and takes one
+  // momentum-0.1 step with the unbiased variance; f32 rounding stays ~1e-5 relative as in eval mode.
+  it('matches PyTorch logits and the running_mean / running_var one forward leaves behind', async () => {
+    const g = golden();
+    const t = g.train;
+    const model = new MobileNetV2(gpu, { table: g.table, alpha: g.alpha, numClasses: g.numClasses });
+    loadTorchStateDict(model, readSafetensors(fixture(`${name}.safetensors`)));
+    model.train();
+    // Dropout masks come from each framework's own RNG; the fixture keeps it in eval mode too.
+    const dropout = model.classifier!.at(0) as Dropout;
+    expect(dropout).toBeInstanceOf(Dropout);
+    dropout.eval();
+    const bns = [...model.namedModules()].filter((e): e is [string, BatchNorm2d] => e[1] instanceof BatchNorm2d);
+    expect(bns.map(([n]) => n)).toEqual(Object.keys(t.runningMean));
+    const x = tensor(gpu, Float32Array.from(t.input.k, (k) => k / 64 - 1), t.input.shape);
+    const y = noGrad(() => model.forward(x));
+    const logits = await y.read();
+    y.release();
+    x.release();
+    expectClose(logits, t.logits.data, tolerance, `${name} train-mode logits`);
+    let stats = 0;
+    for (const [n, bn] of bns) {
+      const mean = await bn.runningMean.read();
+      const variance = await bn.runningVar.read();
+      expectClose(mean, t.runningMean[n]!, tolerance, `${name} ${n}.running_mean`);
+      expectClose(variance, t.runningVar[n]!, tolerance, `${name} ${n}.running_var`);
+      stats = Math.max(stats, maxDiff(mean, t.runningMean[n]!), maxDiff(variance, t.runningVar[n]!));
+      expect(await bn.numBatchesTracked!.read(), `${n}.num_batches_tracked`).toEqual(Float32Array.of(t.numBatchesTracked));
+    }
+    console.log(`${name} train mode: max |graft - torch| logits ${maxDiff(logits, t.logits.data).toExponential(2)}, running stats ${stats.toExponential(2)}`);
+    // Control: batch statistics matter, so the eval-mode run of the same input must miss the golden.
+    model.eval();
+    const x2 = tensor(gpu, Float32Array.from(t.input.k, (k) => k / 64 - 1), t.input.shape);
+    const y2 = noGrad(() => model.forward(x2));
+    expect(maxDiff(await y2.read(), t.logits.data)).toBeGreaterThan(1e-2);
+    y2.release();
+    x2.release();
     model.release();
   });
 });

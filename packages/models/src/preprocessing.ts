@@ -6,7 +6,7 @@
  * here: image decoding belongs to the CLI.
  */
 
-export type WeightsOrigin = 'torchvision' | 'keras-mobilenet' | 'keras-resnet' | 'timm';
+export type WeightsOrigin = 'torchvision' | 'keras-mobilenet' | 'keras-resnet' | 'keras-vgg' | 'timm' | 'huggingface';
 
 export type Interpolation = 'bilinear' | 'bicubic' | 'nearest';
 
@@ -99,6 +99,46 @@ export function timmPreprocessing(cfg: TimmPretrainedCfg): Preprocessing {
   };
 }
 
+/** A Hugging Face image processor config (preprocessor_config.json; the fields used here). */
+export interface HfPreprocessorConfig {
+  image_mean?: readonly number[];
+  image_std?: readonly number[];
+  /** 224, or { shortest_edge: 224 } in newer files. */
+  size?: number | { shortest_edge?: number; height?: number };
+  crop_pct?: number;
+  /** PIL resample code: 0 nearest, 2 bilinear, 3 bicubic. */
+  resample?: number;
+  rescale_factor?: number;
+}
+
+/**
+ * Hugging Face's ConvNext-style processor (what microsoft/resnet-* ship): resize the shorter side to
+ * size / crop_pct, center crop `size`, x * rescale_factor, mean/std. Defaults are that processor's.
+ */
+export function hfPreprocessing(cfg: HfPreprocessorConfig = {}): Preprocessing {
+  const size = typeof cfg.size === 'number' ? cfg.size : (cfg.size?.shortest_edge ?? cfg.size?.height ?? 224);
+  const cropPct = cfg.crop_pct ?? 0.875;
+  const triple = (v: readonly number[] | undefined, fallback: [number, number, number], what: string): [number, number, number] => {
+    if (v === undefined) return fallback;
+    if (v.length !== 3 || !v.every(Number.isFinite)) throw new Error(`hfPreprocessing: ${what} must be 3 finite numbers, got ${JSON.stringify(v)}`);
+    return [v[0]!, v[1]!, v[2]!];
+  };
+  const interpolation: Interpolation = cfg.resample === 0 ? 'nearest' : cfg.resample === 2 ? 'bilinear' : 'bicubic';
+  return {
+    name: 'huggingface',
+    channelOrder: 'rgb',
+    scale: cfg.rescale_factor ?? 1 / 255,
+    mean: triple(cfg.image_mean, [0.485, 0.456, 0.406], 'image_mean'),
+    std: triple(cfg.image_std, [0.229, 0.224, 0.225], 'image_std'),
+    resize: Math.floor(size / cropPct),
+    crop: size,
+    interpolation,
+  };
+}
+
+/** timm's default pretrained_cfg for ImageNet models (mobilenetv2_100 and the ResNets use it). */
+export const timmDefaultCfg: TimmPretrainedCfg = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], input_size: [3, 224, 224], crop_pct: 0.875, interpolation: 'bicubic' };
+
 /**
  * Applies `p` to NHWC RGB pixels in [0, 255] (length a multiple of 3); returns a new array:
  * out[c] = (x[src(c)] * scale - mean[c]) / std[c], src reversing the channels for 'bgr'.
@@ -117,23 +157,27 @@ export function preprocess(p: Preprocessing, pixels: Float32Array): Float32Array
 }
 
 /** The preprocessing the weights' origin implies. timm needs the checkpoint's pretrained_cfg. */
-export function preprocessingFor(origin: WeightsOrigin, timmCfg?: TimmPretrainedCfg): Preprocessing {
+export function preprocessingFor(origin: WeightsOrigin, timmCfg?: TimmPretrainedCfg, hfCfg?: HfPreprocessorConfig): Preprocessing {
   switch (origin) {
     case 'torchvision':
       return torchvision;
     case 'keras-mobilenet':
       return kerasMobileNet;
     case 'keras-resnet':
+    case 'keras-vgg':
       return kerasCaffe;
+    case 'huggingface':
+      return hfPreprocessing(hfCfg);
     case 'timm':
       if (!timmCfg) throw new Error("preprocessingFor('timm'): timm weights need their pretrained_cfg (mean, std, input_size, crop_pct)");
       return timmPreprocessing(timmCfg);
     default:
-      throw new Error(`preprocessingFor: unknown weights origin '${String(origin)}' (known: torchvision, keras-mobilenet, keras-resnet, timm)`);
+      throw new Error(`preprocessingFor: unknown weights origin '${String(origin)}' (known: torchvision, keras-mobilenet, keras-resnet, keras-vgg, timm, huggingface)`);
   }
 }
 
-function samePreprocessing(a: Preprocessing, b: Preprocessing): boolean {
+/** Whether two preprocessings do the same thing to pixels (names aside). */
+export function samePreprocessing(a: Preprocessing, b: Preprocessing): boolean {
   return (
     a.channelOrder === b.channelOrder &&
     a.scale === b.scale &&
@@ -152,9 +196,9 @@ function samePreprocessing(a: Preprocessing, b: Preprocessing): boolean {
 export function resolvePreprocessing(
   origin: WeightsOrigin,
   override?: Preprocessing,
-  { warn = console.warn, timmCfg }: { warn?: (message: string) => void; timmCfg?: TimmPretrainedCfg } = {},
+  { warn = console.warn, timmCfg, hfCfg }: { warn?: (message: string) => void; timmCfg?: TimmPretrainedCfg; hfCfg?: HfPreprocessorConfig } = {},
 ): Preprocessing {
-  const native = preprocessingFor(origin, timmCfg);
+  const native = preprocessingFor(origin, timmCfg, hfCfg);
   if (!override) return native;
   if (!samePreprocessing(native, override)) {
     warn(`preprocessing '${override.name}' overrides '${native.name}', which the ${origin} weights were trained with; predictions may be wrong`);

@@ -39,6 +39,14 @@ describe('summary', () => {
     expect(lines).toContain(lines.find((l) => /^0\s+Conv2d\s+\[1, 5, 5, 4\]\s+112\s+frozen$/.test(l)));
     expect(table).toContain('Total params: 138\nTrainable params: 18\nNon-trainable params: 120');
     expect(formatSummary(s.rows)).toBe(table);
+
+    // An explicit bnMode 'train' (batch statistics even in eval) is held for the shape pass and restored:
+    // the conv's bias makes the batch mean non-zero, so an update would show in running_mean.
+    bn.bnMode = 'train';
+    summary(model, [2, 5, 5, 3]);
+    expect(bn.bnMode).toBe('train');
+    expect(Array.from(await bn.runningMean.read())).toEqual([0, 0, 0, 0]);
+    expect(Array.from(await bn.numBatchesTracked!.read())).toEqual([0]);
     model.release();
   });
 });

@@ -13,7 +13,7 @@
  * one exception is `num_batches_tracked`, a step counter PyTorch keeps and Keras has no equivalent
  * of: it is left out of every count.
  */
-import { AutogradError, Module, noGrad, tensor, type Layer, type Tensor } from '@graft/autograd';
+import { AutogradError, BatchNorm2d, Module, noGrad, tensor, type Layer, type Tensor } from '@graft/autograd';
 import type { Shape } from '@graft/kernels';
 
 export interface SummaryRow {
@@ -73,16 +73,21 @@ export function summary(model: Layer, inputShape: Shape): Summary {
     });
   }
   const training = modules.map(([, m]) => m.training);
+  // The shape pass must not touch running statistics: an explicit bnMode ('train') wins over eval().
+  const batchNorms = modules.map(([, m]) => m).filter((m): m is BatchNorm2d => m instanceof BatchNorm2d);
+  const bnModes = batchNorms.map((bn) => bn.bnMode);
   const size = inputShape.reduce((a, b) => a * b, 1);
   const x = tensor(gpu, new Float32Array(size), inputShape);
   try {
     model.eval();
+    for (const bn of batchNorms) bn.bnMode = 'frozen';
     const y = noGrad(() => model.forward(x));
     y.release();
   } finally {
     x.release();
     for (const r of restore) r();
     modules.forEach(([, m], i) => (m.training = training[i]!));
+    batchNorms.forEach((bn, i) => (bn.bnMode = bnModes[i]!));
   }
 
   const rows: SummaryRow[] = modules.map(([path, m]) => {

@@ -3,7 +3,15 @@ import { noGrad, tensor } from '@graft/autograd';
 import type { Gpu } from '@graft/kernels';
 import { testGpu } from '@graft/kernels/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { chwColumnsToHwc, GlobalMaxPool, VGG, vgg16, vggConfigs, vggParameterCount, type VggEntry } from './vgg.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expectClose } from '@graft/kernels/testing';
+import { readSafetensors } from './importers/safetensors.js';
+import { chwColumnsToHwc, hwcColumnsToChw, loadTorchStateDict, torchStateDict } from './importers/torchLayout.js';
+import { readKerasH5 } from './importers/kerasH5.js';
+import { loadPretrained } from './pretrained.js';
+import { loadKerasVgg } from './vggKeras.js';
+import { GlobalMaxPool, VGG, vgg16, vggConfigs, vggParameterCount, type VggEntry } from './vgg.js';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -93,5 +101,66 @@ describe('VGG', () => {
   it('chwColumnsToHwc permutes an NCHW-flatten weight into NHWC order', () => {
     // out 1, c 2, h 1, w 2: torch columns (c0w0, c0w1, c1w0, c1w1) -> graft (w0c0, w0c1, w1c0, w1c1)
     expect(Array.from(chwColumnsToHwc(Float32Array.from([1, 2, 3, 4]), 1, 2, 1, 2))).toEqual([1, 3, 2, 4]);
+  });
+  it('hwcColumnsToChw undoes chwColumnsToHwc', () => {
+    const w = Float32Array.from({ length: 3 * 2 * 3 * 4 }, (_, i) => i);
+    const there = chwColumnsToHwc(w, 3, 2, 3, 4);
+    expect(Array.from(there)).not.toEqual(Array.from(w));
+    expect(Array.from(hwcColumnsToChw(there, 3, 2, 3, 4))).toEqual(Array.from(w));
+  });
+});
+
+describe('vgg_tiny golden (torchvision make_layers + VGG classifier, NCHW flatten)', () => {
+  interface Golden {
+    config: VggEntry[];
+    hidden: number;
+    numClasses: number;
+    poolSize: number;
+    input: { shape: number[]; data: number[] };
+    logits: { shape: number[]; data: number[] };
+  }
+  const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+  const g = JSON.parse(readFileSync(fixture('vgg_tiny.json'), 'utf8')) as Golden;
+  const build = () => new VGG(gpu, g.config, { numClasses: g.numClasses, hidden: g.hidden, poolSize: g.poolSize, dropout: 0.5 }).eval();
+  const logits = async (model: VGG) => {
+    const x = tensor(gpu, Float32Array.from(g.input.data), g.input.shape);
+    const y = noGrad(() => model.forward(x));
+    const out = await y.read();
+    y.release();
+    x.release();
+    return out;
+  };
+
+  it("loads torchvision's classifier.0 (columns in NCHW-flatten order) and matches PyTorch's logits", async () => {
+    const state = readSafetensors(fixture('vgg_tiny.safetensors'));
+    const model = build();
+    expect(loadTorchStateDict(model, state)).toEqual({ missingKeys: [], unexpectedKeys: [] });
+    // f32 sums of at most 72 products per conv output vs a float64 run: ~1e-6; 1e-4 is headroom.
+    expectClose(await logits(model), g.logits.data, { rtol: 1e-4, atol: 1e-4 }, 'vgg_tiny logits');
+
+    // Control: the same weights with the columns left in PyTorch's order must miss.
+    const unpermuted = build();
+    unpermuted.loadStateDict(new Map([['classifier.0.weight', state.get('classifier.0.weight')!]]), { strict: false });
+    for (const [k, v] of state) if (k !== 'classifier.0.weight') loadTorchStateDict(unpermuted, new Map([[k, v]]), { strict: false });
+    const off = await logits(unpermuted);
+    expect(Math.max(...Array.from(off, (v, i) => Math.abs(v - g.logits.data[i]!)))).toBeGreaterThan(1e-3);
+
+    // Export writes PyTorch's order back: the state dict round-trips bit for bit.
+    const exported = await torchStateDict(model);
+    expect(Array.from(exported.get('classifier.0.weight')!.data)).toEqual(Array.from(state.get('classifier.0.weight')!.data));
+    model.release();
+    unpermuted.release();
+  });
+
+  it('loads keras.applications-layout VGG weights (.h5: block{b}_conv{i}, fc1/fc2/predictions) with caffe preprocessing', async () => {
+    const model = build();
+    const loaded = await loadPretrained(model, fixture('vgg_tiny_keras.h5'));
+    expect(loaded).toMatchObject({ format: 'keras-h5', origin: 'keras-vgg', preprocessing: { name: 'keras-caffe' } });
+    // Same f32 weights as the torchvision file, fc1 already in the NHWC-flatten order: same logits.
+    expectClose(await logits(model), g.logits.data, { rtol: 1e-4, atol: 1e-4 }, 'vgg_tiny keras logits');
+    const { tensors } = await readKerasH5(fixture('vgg_tiny_keras.h5'));
+    tensors.set('fc3/kernel', { data: new Float32Array(1), shape: [1, 1], stored: '<f' });
+    expect(() => loadKerasVgg(model, tensors)).toThrow(/unexpected keys \(1\): fc3\/kernel/);
+    model.release();
   });
 });

@@ -13,10 +13,12 @@
  *
  * Flatten order: graft flattens NHWC as (h, w, c); torchvision flattens NCHW as (c, h, w). A
  * torchvision `classifier.0.weight` [4096, 25088] therefore needs its columns permuted
- * (`chwColumnsToHwc`) before loading; the conv weights go through the usual OIHW -> HWIO conversion.
+ * (`chwColumnsToHwc`): VGG marks it with `markFlattenedInput`, so loadTorchStateDict permutes it on load
+ * and torchStateDict permutes it back on export; the conv weights go through the usual OIHW -> HWIO.
  */
 import type { Gpu } from '@graft/kernels';
 import { AutogradError, Conv2d, Dropout, Flatten, GlobalAvgPool, Linear, maxPool2dOp, MaxPool2d, Module, ReLU, Sequential, flatten, type Layer, type Tensor } from '@graft/autograd';
+import { markFlattenedInput } from './importers/torchLayout.js';
 
 /** A config entry: a 3x3 conv's output channels, or 'M' for a 2x2/2 max pool. */
 export type VggEntry = number | 'M';
@@ -130,8 +132,11 @@ export class VGG extends Module implements Layer {
     if (includeTop) {
       this.avgpool = new AdaptiveAvgPoolIdentity(poolSize);
       this.numFeatures = c * poolSize * poolSize;
+      const first = new Linear(gpu, this.numFeatures, hidden);
+      // torchvision's weights read an NCHW flatten; the loader permutes them to graft's NHWC flatten.
+      markFlattenedInput(first, [c, poolSize, poolSize]);
       this.classifier = new Sequential(
-        new Linear(gpu, this.numFeatures, hidden),
+        first,
         new ReLU(),
         new Dropout(dropout),
         new Linear(gpu, hidden, hidden),
@@ -165,22 +170,3 @@ export function vgg(gpu: Gpu, name: VggName, options: VggOptions = {}): VGG {
 
 export const vgg16 = (gpu: Gpu, options: VggOptions = {}): VGG => vgg(gpu, 'vgg16', options);
 export const vgg19 = (gpu: Gpu, options: VggOptions = {}): VGG => vgg(gpu, 'vgg19', options);
-
-/**
- * Permutes the columns of a torchvision weight [out, c * h * w] read after an NCHW flatten into
- * graft's NHWC flatten order [out, h * w * c] (for VGG's classifier.0.weight: c 512, h = w = 7).
- */
-export function chwColumnsToHwc(weight: Float32Array, out: number, c: number, h: number, w: number): Float32Array {
-  const cols = c * h * w;
-  if (weight.length !== out * cols) throw new AutogradError(`chwColumnsToHwc: ${weight.length} values for [${out}, ${c}*${h}*${w}]`);
-  const result = new Float32Array(weight.length);
-  for (let o = 0; o < out; o++) {
-    const base = o * cols;
-    for (let ci = 0; ci < c; ci++) {
-      for (let y = 0; y < h; y++) {
-        for (let xi = 0; xi < w; xi++) result[base + (y * w + xi) * c + ci] = weight[base + (ci * h + y) * w + xi]!;
-      }
-    }
-  }
-  return result;
-}

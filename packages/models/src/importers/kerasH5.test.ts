@@ -2,7 +2,10 @@
  * The Keras HDF5 reader on tools/fixtures/keras_h5.py's file: the tiny MobileNetV2's weights
  * (mobilenetv2_tiny.py) in exactly keras.applications' layout. Loaded into the keras-flavour
  * MobileNetV2 it must reproduce mobilenetv2_tiny.json's Keras-flavour golden (a float64 run of the
- * same weights with Keras padding and BN eps). Error paths on doctored files written with h5wasm.
+ * same weights with Keras padding and BN eps). keras_h5.py also writes keras_resnet_tiny.py's weights
+ * in keras.applications.resnet's layout, with and without top: through loadKerasH5ResNet they must
+ * reproduce keras_resnet_tiny.json's logits and pooled features (a float64 torch emulation of Keras'
+ * ResNet v1). Error paths on doctored files written with h5wasm.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +17,8 @@ import { expectClose, testGpu } from '@graft/kernels/testing';
 import h5wasm from 'h5wasm/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MobileNetV2, type InvertedResidualRow } from '../mobilenetV2.js';
-import { KerasH5Error, loadKerasH5MobileNetV2, readKerasH5 } from './kerasH5.js';
+import { kerasResNet, type KerasResNet } from '../resnetKeras.js';
+import { KerasH5Error, loadKerasH5MobileNetV2, loadKerasH5ResNet, readKerasH5 } from './kerasH5.js';
 
 const tolerance = { rtol: 1e-4, atol: 1e-4 };
 const fixture = (file: string) => fileURLToPath(new URL(`../../fixtures/${file}`, import.meta.url));
@@ -75,6 +79,73 @@ describe('readKerasH5 on the keras.applications layout', () => {
     model.eval();
     expectClose(await forward(model), golden.keras.pooled, tolerance, 'keras h5 pooled');
     model.release();
+  });
+});
+
+interface Entry {
+  shape: number[];
+  data: number[];
+}
+interface ResNetGolden {
+  widths: [number, number, number, number];
+  blocks: [number, number, number, number];
+  numClasses: number;
+  weights: Record<string, Entry>;
+  input: Entry;
+  logits: Entry;
+  pooled: Entry;
+}
+const resnetGolden = JSON.parse(readFileSync(fixture('keras_resnet_tiny.json'), 'utf8')) as ResNetGolden;
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+describe('keras.applications ResNet .h5 (keras_resnet_tiny{,_notop}.h5)', () => {
+  const build = (includeTop: boolean) => kerasResNet(gpu, { widths: resnetGolden.widths, blocks: resnetGolden.blocks, numClasses: resnetGolden.numClasses, includeTop });
+  async function run(model: KerasResNet): Promise<Float32Array> {
+    const x = tensor(gpu, Float32Array.from(resnetGolden.input.data), resnetGolden.input.shape);
+    const y = noGrad(() => model.forward(x));
+    const values = await y.read();
+    y.release();
+    x.release();
+    return values;
+  }
+
+  it('reads Keras ResNet names in layer order, the values equal to the golden weights', async () => {
+    const { layerNames, tensors } = await readKerasH5(fixture('keras_resnet_tiny.h5'));
+    expect(layerNames.slice(0, 8)).toEqual(['input_1', 'conv1_pad', 'conv1_conv', 'conv1_bn', 'conv1_relu', 'pool1_pad', 'pool1_pool', 'conv2_block1_1_conv']);
+    expect(layerNames.slice(-2)).toEqual(['avg_pool', 'predictions']);
+    expect([...tensors.keys()].sort()).toEqual(Object.keys(resnetGolden.weights).sort());
+    for (const [k, v] of Object.entries(resnetGolden.weights)) {
+      expect(tensors.get(k)!.shape, k).toEqual(v.shape);
+      expect(tensors.get(k)!.data, k).toEqual(Float32Array.from(v.data));
+    }
+    const notop = await readKerasH5(fixture('keras_resnet_tiny_notop.h5'));
+    expect(notop.layerNames.at(-1)).toBe(`conv5_block${resnetGolden.blocks[3]}_out`);
+    expect([...notop.tensors.keys()].some((k) => k.startsWith('predictions/'))).toBe(false);
+  });
+
+  // The same f32 weights and forward as resnetKeras.test.ts' golden: its 1e-4 tolerance applies.
+  it('with top: loads strictly and reproduces the logits', async () => {
+    const model = build(true);
+    expect(await loadKerasH5ResNet(model, fixture('keras_resnet_tiny.h5'))).toEqual({ missingKeys: [], unexpectedKeys: [] });
+    model.eval();
+    const logits = await run(model);
+    expectClose(logits, resnetGolden.logits.data, tolerance, 'keras resnet h5 logits');
+    console.log(`keras_resnet_tiny.h5: max |graft - golden| logits ${maxDiff(logits, resnetGolden.logits.data).toExponential(2)}`);
+    model.release();
+  });
+
+  it('notop: loads strictly into includeTop false and reproduces the pooled features; the top file is strict-rejected', async () => {
+    const model = build(false);
+    expect(await loadKerasH5ResNet(model, fixture('keras_resnet_tiny_notop.h5'))).toEqual({ missingKeys: [], unexpectedKeys: [] });
+    model.eval();
+    const pooled = await run(model);
+    expectClose(pooled, resnetGolden.pooled.data, tolerance, 'keras resnet notop h5 pooled');
+    console.log(`keras_resnet_tiny_notop.h5: max |graft - golden| pooled ${maxDiff(pooled, resnetGolden.pooled.data).toExponential(2)}`);
+    await expect(loadKerasH5ResNet(model, fixture('keras_resnet_tiny.h5'))).rejects.toThrow(/unexpected keys \(2\): fc\.weight, fc\.bias/);
+    model.release();
+    const top = build(true);
+    await expect(loadKerasH5ResNet(top, fixture('keras_resnet_tiny_notop.h5'))).rejects.toThrow(/missing keys \(2\): fc\.weight, fc\.bias/);
+    top.release();
   });
 });
 

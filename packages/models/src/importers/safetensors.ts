@@ -101,7 +101,7 @@ export function parseSafetensors(bytes: Uint8Array, file = '<memory>'): Map<stri
     if (!isRecord(info)) fail(`bad header: ${where} is not an object`);
     const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
     if (typeof dtype !== 'string') return fail(`bad header: ${where} has no dtype`);
-    if (!(dtype in bytesPerElement)) fail(`${where}: unsupported dtype ${dtype} (supported: ${Object.keys(bytesPerElement).join(', ')})`);
+    if (!Object.hasOwn(bytesPerElement, dtype)) fail(`${where}: unsupported dtype ${dtype} (supported: ${Object.keys(bytesPerElement).join(', ')})`);
     if (!Array.isArray(shape) || !shape.every(isCount)) return fail(`bad header: ${where} has shape ${JSON.stringify(shape)}, not a list of non-negative integers`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
       return fail(`bad header: ${where} has data_offsets ${JSON.stringify(offsets)}, not [begin, end]`);

@@ -4,14 +4,17 @@
  * base64), so the test writes them back out as a standard model.json + binary shard in a temp dir,
  * reads them with readTfjsLayersModel, loads the backbone into graft's keras-flavour MobileNetV2
  * and compares the pooled out_relu features with TF.js itself (tfjs-layers on the CPU backend,
- * the oracle) on the same seeded input. Also: the reader's error paths on doctored copies.
+ * the oracle) on the same seeded input. Then the whole nsfwjs classifier on real images
+ * (fixtures/images, public-domain clipart): nsfwjs' Dense head mapped onto a graftHead with
+ * loadKerasDenseHead, graft's 5-class probabilities and pooled features against tfjs-layers running
+ * the full model. Also: the reader's error paths on doctored copies.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { noGrad, tensor } from '@graft/autograd';
+import { Linear, noGrad, tensor } from '@graft/autograd';
 import type { Gpu } from '@graft/kernels';
 import { testGpu } from '@graft/kernels/testing';
 import * as tf from '@tensorflow/tfjs-core';
@@ -19,7 +22,19 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mobilenetV2 } from '../mobilenetV2.js';
-import { kerasMobileNetV2Name, kerasMobileNetV2ToGraft, loadKerasMobileNetV2, parseTfjsLayersModel, readTfjsLayersModel, TfjsLayersError, type TfjsModelJson } from './tfjsLayers.js';
+import { unzlibSync } from 'fflate';
+import { graftHead, withHead } from '../head.js';
+import { kerasMobileNet, preprocess } from '../preprocessing.js';
+import {
+  kerasMobileNetV2Name,
+  kerasMobileNetV2ToGraft,
+  loadKerasDenseHead,
+  loadKerasMobileNetV2,
+  parseTfjsLayersModel,
+  readTfjsLayersModel,
+  TfjsLayersError,
+  type TfjsModelJson,
+} from './tfjsLayers.js';
 
 const require = createRequire(import.meta.url);
 const nsfwDir = fileURLToPath(new URL('../../node_modules/nsfwjs/dist/models/mobilenet_v2', import.meta.url));
@@ -124,6 +139,176 @@ describe('readTfjsLayersModel on nsfwjs MobileNetV2 (uint8)', () => {
     wrong.release();
     expect(Math.max(...Array.from(off, (v, i) => Math.abs(v - expected[i]!)))).toBeGreaterThan(1e-2);
   }, 120_000);
+});
+
+/**
+ * Decodes an 8-bit RGB, non-interlaced PNG (what tools/fixtures/images.py writes): the IDAT chunks
+ * concatenated, zlib-inflated (fflate), then each row un-filtered (None, Sub, Up, Average, Paeth).
+ */
+function decodePng(bytes: Uint8Array, file: string): { width: number; height: number; pixels: Uint8Array } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const idat: Uint8Array[] = [];
+  let width = 0;
+  let height = 0;
+  for (let at = 8; at < bytes.length; ) {
+    const length = view.getUint32(at);
+    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+    const data = bytes.subarray(at + 8, at + 8 + length);
+    if (type === 'IHDR') {
+      [width, height] = [view.getUint32(at + 8), view.getUint32(at + 12)];
+      if (data[8] !== 8 || data[9] !== 2 || data[12] !== 0) throw new Error(`${file}: not 8-bit RGB non-interlaced (bit depth ${data[8]}, colour type ${data[9]}, interlace ${data[12]})`);
+    } else if (type === 'IDAT') idat.push(data);
+    at += 12 + length;
+  }
+  const raw = unzlibSync(Uint8Array.from(idat.flatMap((d) => [...d])));
+  const stride = width * 3;
+  const pixels = new Uint8Array(height * stride);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)]!;
+    const src = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    const row = y * stride;
+    for (let i = 0; i < stride; i++) {
+      const a = i >= 3 ? pixels[row + i - 3]! : 0;
+      const b = y > 0 ? pixels[row - stride + i]! : 0;
+      const c = i >= 3 && y > 0 ? pixels[row - stride + i - 3]! : 0;
+      const p = a + b - c;
+      const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c;
+      const predictor = [0, a, b, (a + b) >> 1, paeth][filter];
+      if (predictor === undefined) throw new Error(`${file}: row ${y} has unknown filter ${filter}`);
+      pixels[row + i] = (src[i]! + predictor) & 0xff;
+    }
+  }
+  return { width, height, pixels };
+}
+
+interface ImageIndex {
+  images: Record<string, { source: string; shape: number[]; byteSum: number; samples: [number, number, number[]][] }>;
+}
+
+describe('nsfwjs on real images: graft vs TF.js running the full model', () => {
+  const imageDir = fileURLToPath(new URL('../../fixtures/images/', import.meta.url));
+  const index = JSON.parse(readFileSync(join(imageDir, 'images.json'), 'utf8')) as ImageIndex;
+  const names = Object.keys(index.images);
+  const classes = 5;
+
+  /** The images' decoded pixels, checked against PIL's byte sums and samples (images.json). */
+  function images(): Uint8Array[] {
+    return names.map((name) => {
+      const file = join(imageDir, `${name}.png`);
+      const { width, height, pixels } = decodePng(new Uint8Array(readFileSync(file)), file);
+      const info = index.images[name]!;
+      expect([height, width, 3], name).toEqual(info.shape);
+      expect(pixels.reduce((a, b) => a + b, 0), `${name} byte sum`).toBe(info.byteSum);
+      for (const [y, x, rgb] of info.samples) expect([...pixels.subarray((y * width + x) * 3, (y * width + x) * 3 + 3)], `${name} (${y}, ${x})`).toEqual(rgb);
+      return pixels;
+    });
+  }
+
+  const softmax = (logits: Float32Array): Float64Array => {
+    const out = new Float64Array(logits.length);
+    for (let r = 0; r < logits.length; r += classes) {
+      const row = Array.from(logits.subarray(r, r + classes));
+      const top = Math.max(...row);
+      const e = row.map((v) => Math.exp(v - top));
+      const sum = e.reduce((a, b) => a + b, 0);
+      e.forEach((v, k) => (out[r + k] = v / sum));
+    }
+    return out;
+  };
+  const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+  it('matches the 5-class probabilities and 1280-d pooled features within 1e-4', async () => {
+    const pixels = images();
+    const shape = [names.length, 224, 224, 3];
+    // keras.applications.mobilenet_v2.preprocess_input ('tf' mode): x / 127.5 - 1, what nsfwjs feeds its model.
+    const input = preprocess(kerasMobileNet, Float32Array.from(pixels.flatMap((p) => [...p])));
+
+    const m = readTfjsLayersModel(writeModel('images', modelJson, { 'group1-shard1of1': shard }));
+    // nsfwjs' head (modelTopology): AveragePooling2D(7) + Flatten at 224 (= global average pooling),
+    // Dense(256, relu), Dropout(0.5), Dense(128, relu), Dropout(0.25), Dense(5, softmax). Dropout is
+    // identity at inference, so the graft head is graftHead without dropout; softmax is applied to its logits.
+    const backbone = mobilenetV2(gpu, { flavour: 'keras', includeTop: false });
+    const head = graftHead(gpu, 1280, { hidden: [256, 128], classes });
+    const model = withHead(backbone, head);
+    const loaded = loadKerasMobileNetV2(backbone, m.tensors, { strict: false });
+    expect(loaded.missingKeys).toEqual([]);
+    expect(loaded.unexpectedKeys.filter((k) => !k.startsWith('dense_'))).toEqual([]);
+    expect(loadKerasDenseHead(head, m.tensors, ['dense_1', 'dense_2', 'dense_3'])).toEqual({ missingKeys: [], unexpectedKeys: [] });
+    model.eval();
+    const x = tensor(gpu, input, shape);
+    const pooledT = noGrad(() => backbone.forward(x));
+    const logitsT = noGrad(() => head.forward(pooledT));
+    const pooled = await pooledT.read();
+    const probs = softmax(await logitsT.read());
+    for (const t of [pooledT, logitsT, x]) t.release();
+    model.release();
+
+    await tf.setBackend('cpu');
+    const keras = await tfl.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: modelJson.modelTopology as tf.io.ModelArtifacts['modelTopology'], weightSpecs: modelJson.weightsManifest[0]!.weights as tf.io.WeightsManifestEntry[], weightData: shard.slice().buffer }),
+    );
+    const both = tfl.model({ inputs: keras.inputs, outputs: [keras.getLayer('flatten_1').output as tfl.SymbolicTensor, keras.outputs[0]!] });
+    const t = tf.tensor4d(input, shape as [number, number, number, number]);
+    const [pooledRef, probsRef] = await Promise.all((both.predict(t) as tf.Tensor[]).map(async (r) => (await r.data()) as Float32Array));
+    t.dispose();
+    expect(pooled.length).toBe(names.length * 1280);
+    expect(probsRef!.length).toBe(names.length * classes);
+
+    const pooledGap = maxDiff(pooled, pooledRef!);
+    const probsGap = maxDiff(probs, probsRef!);
+    const rows = names.map((n, i) => `${n} [${Array.from(probsRef!.subarray(i * classes, (i + 1) * classes), (v) => v.toFixed(4)).join(' ')}]`);
+    console.log(`nsfwjs on ${names.length} images: max |graft - tfjs| probabilities ${probsGap.toExponential(2)}, pooled ${pooledGap.toExponential(2)} (max |pooled| ${Math.max(...pooledRef!.map(Math.abs)).toFixed(2)}); tfjs probabilities (Drawing Hentai Neutral Porn Sexy): ${rows.join(', ')}`);
+    // Same dequantized weights, f32 on both sides, different summation orders (see the seeded test above).
+    expect(pooledGap).toBeLessThan(1e-4);
+    expect(probsGap).toBeLessThan(1e-4);
+
+    // Small probabilities (down to ~1e-5 here) are checked relatively too: |log p - log p_tfjs|.
+    const logGap = Array.from(probsRef!).reduce((m, r, i) => (r > 1e-7 ? Math.max(m, Math.abs(Math.log(probs[i]!) - Math.log(r))) : m), 0);
+    console.log(`max |log p_graft - log p_tfjs| ${logGap.toExponential(2)}`);
+    expect(logGap).toBeLessThan(1e-4);
+    // The images are not all classified alike (argmax differs), so agreement is not one trivial answer.
+    const argmax = names.map((_, i) => Array.from(probsRef!.subarray(i * classes, (i + 1) * classes)).reduce((b, v, k, row) => (v > row[b]! ? k : b), 0));
+    expect(new Set(argmax).size, `argmax per image: ${argmax.join(', ')}`).toBeGreaterThan(1);
+
+    // Control that must miss: the same weights in the torchvision flavour (symmetric padding, eps 1e-5).
+    const wrongBackbone = mobilenetV2(gpu, { includeTop: false });
+    const wrongHead = graftHead(gpu, 1280, { hidden: [256, 128], classes });
+    const wrong = withHead(wrongBackbone, wrongHead);
+    loadKerasMobileNetV2(wrongBackbone, m.tensors, { strict: false });
+    loadKerasDenseHead(wrongHead, m.tensors, ['dense_1', 'dense_2', 'dense_3']);
+    wrong.eval();
+    const x2 = tensor(gpu, input, shape);
+    const y2 = noGrad(() => wrong.forward(x2));
+    const off = softmax(await y2.read());
+    y2.release();
+    x2.release();
+    wrong.release();
+    console.log(`control (torchvision-flavour backbone): max |graft - tfjs| probabilities ${maxDiff(off, probsRef!).toExponential(2)}`);
+    expect(maxDiff(off, probsRef!)).toBeGreaterThan(1e-3);
+  }, 240_000);
+});
+
+describe('loadKerasDenseHead', () => {
+  const kernel = { data: Float32Array.from([1, 2, 3, 4, 5, 6]), shape: [2, 3] }; // Keras [in 2, out 3]
+  const bias = { data: Float32Array.from([7, 8, 9]), shape: [3] };
+
+  it('transposes a Dense kernel [in, out] onto Linear [out, in], pairing layers in order', async () => {
+    const head = graftHead(gpu, 2, { classes: 3, dropout: 0.5 }); // [Dropout, Linear]: the Linear is '1'
+    expect(loadKerasDenseHead(head, new Map([['d/kernel', kernel], ['d/bias', bias]]), ['d'])).toEqual({ missingKeys: [], unexpectedKeys: [] });
+    const linear = head.at(1) as Linear;
+    expect(Array.from(await linear.weight.read())).toEqual([1, 4, 2, 5, 3, 6]);
+    expect(Array.from(await linear.bias!.read())).toEqual([7, 8, 9]);
+    head.release();
+  });
+
+  it('names a count mismatch, a missing weight and a mis-shaped kernel', () => {
+    const head = graftHead(gpu, 2, { hidden: [3], classes: 3 });
+    const tensors = new Map([['d/kernel', kernel], ['d/bias', bias]]);
+    expect(() => loadKerasDenseHead(head, tensors, ['d'])).toThrow(/the head has 2 Linear layers \(0, 2\) but 1 Keras Dense layers were given \(d\)/);
+    expect(() => loadKerasDenseHead(head, tensors, ['d', 'e'])).toThrow(/no weight 'e\/kernel' for Linear '2\.weight'/);
+    expect(() => loadKerasDenseHead(head, new Map([...tensors, ['e/kernel', kernel], ['e/bias', bias]]), ['d', 'e'])).toThrow(/2\.weight/); // [3, 2] where [3, 3] is expected
+    head.release();
+  });
 });
 
 describe('readTfjsLayersModel errors', () => {

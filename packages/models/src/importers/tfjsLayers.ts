@@ -8,11 +8,12 @@
  *
  * `kerasMobileNetV2ToGraft` is the ONE place Keras' MobileNetV2 names and layouts map onto graft's
  * (torchvision-named) MobileNetV2; `loadKerasMobileNetV2` loads through the strict key loop.
+ * `loadKerasDenseHead` puts a custom Keras Dense head (e.g. nsfwjs' dense_1..3) onto a graft head.
  * Every error names the file and, where there is one, the weight.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { HostEntry, LoadResult, Module } from '@graft/autograd';
+import { Linear, type HostEntry, type LoadResult, type Module } from '@graft/autograd';
 import { MobileNetV2 } from '../mobilenetV2.js';
 import { halfToFloat } from './safetensors.js';
 
@@ -61,13 +62,13 @@ function specBytes(spec: TfjsWeightSpec, fail: (m: string) => never): { count: n
   const count = spec.shape.reduce((a, b) => a * b, 1);
   if (spec.quantization) {
     const q = spec.quantization.dtype;
-    if (!(q in quantBytes)) fail(`weight '${spec.name}': unknown quantization dtype '${String(q)}' (known: ${Object.keys(quantBytes).join(', ')})`);
+    if (!Object.hasOwn(quantBytes, q)) fail(`weight '${spec.name}': unknown quantization dtype '${String(q)}' (known: ${Object.keys(quantBytes).join(', ')})`);
     if (q !== 'float16' && (typeof spec.quantization.scale !== 'number' || typeof spec.quantization.min !== 'number')) {
       fail(`weight '${spec.name}': ${q} quantization needs numeric scale and min`);
     }
     return { count, bytes: count * quantBytes[q] };
   }
-  if (!(spec.dtype in dtypeBytes)) fail(`weight '${spec.name}': unsupported dtype '${String(spec.dtype)}' (supported: ${Object.keys(dtypeBytes).join(', ')})`);
+  if (!Object.hasOwn(dtypeBytes, spec.dtype)) fail(`weight '${spec.name}': unsupported dtype '${String(spec.dtype)}' (supported: ${Object.keys(dtypeBytes).join(', ')})`);
   return { count, bytes: count * dtypeBytes[spec.dtype] };
 }
 
@@ -116,6 +117,11 @@ export function parseTfjsLayersModel(json: unknown, shards: (path: string) => Ui
       if (!isRecord(w) || typeof w.name !== 'string') fail(`weightsManifest[${g}]: a weight without a name`);
       return specBytes(w, fail);
     });
+    const tooBig = sizes.findIndex((s) => s.bytes > total);
+    if (tooBig >= 0) {
+      const w = weights[tooBig]!;
+      fail(`weight '${w.name}': shape [${w.shape.join(', ')}] needs ${sizes[tooBig]!.bytes} bytes but the shards of weightsManifest[${g}] hold ${total}`);
+    }
     const expected = sizes.reduce((n, s) => n + s.bytes, 0);
     if (expected !== total) {
       fail(`weightsManifest[${g}]: shards ${paths.map((p) => `'${p}'`).join(', ')} hold ${total} bytes but the manifest's weights need ${expected}`);
@@ -230,4 +236,31 @@ export function loadKerasMobileNetV2(model: Module, tensors: Map<string, HostEnt
   const { mapped, unmapped } = kerasMobileNetV2ToGraft(tensors, { lastFeature: model instanceof MobileNetV2 ? model.features.length - 1 : 18 });
   for (const name of unmapped) mapped.set(name, tensors.get(name)!);
   return model.loadStateDict(mapped, { strict });
+}
+
+/**
+ * Loads Keras Dense layers (`<layer>/kernel` [in, out], `<layer>/bias` [out]) onto a graft head's
+ * Linear layers (weight [out, in]), pairing them in order: `denseLayers[i]` fills the i-th Linear in
+ * the head's module order. For a custom head on a Keras backbone, e.g. nsfwjs' dense_1..3 onto
+ * graftHead(gpu, 1280, { hidden: [256, 128], classes: 5 }). Activations and dropout are the head's
+ * construction, not weights: build it to match the Keras topology. Strict by default.
+ */
+export function loadKerasDenseHead(head: Module, tensors: Map<string, HostEntry>, denseLayers: readonly string[], { strict = true }: { strict?: boolean } = {}): LoadResult {
+  const linears = [...head.namedModules()].filter((e): e is [string, Linear] => e[1] instanceof Linear);
+  if (linears.length !== denseLayers.length) {
+    throw new TfjsLayersError(`loadKerasDenseHead: the head has ${linears.length} Linear layers (${linears.map(([n]) => n || '<root>').join(', ')}) but ${denseLayers.length} Keras Dense layers were given (${denseLayers.join(', ')})`);
+  }
+  const state = new Map<string, HostEntry>();
+  denseLayers.forEach((layer, i) => {
+    const [path, linear] = linears[i]!;
+    const at = (field: string) => (path ? `${path}.${field}` : field);
+    const kernel = tensors.get(`${layer}/kernel`);
+    if (!kernel) throw new TfjsLayersError(`loadKerasDenseHead: no weight '${layer}/kernel' for Linear '${at('weight')}'`);
+    if (kernel.shape.length !== 2) throw new TfjsLayersError(`loadKerasDenseHead: '${layer}/kernel' has shape [${kernel.shape.join(', ')}], not a Dense kernel [in, out]`);
+    state.set(at('weight'), transpose2d(kernel));
+    const bias = tensors.get(`${layer}/bias`);
+    if (linear.bias && !bias) throw new TfjsLayersError(`loadKerasDenseHead: no weight '${layer}/bias' for Linear '${at('bias')}'`);
+    if (bias) state.set(at('bias'), bias);
+  });
+  return head.loadStateDict(state, { strict });
 }

@@ -4,12 +4,68 @@
  *   - Conv2d weight: PyTorch OIHW [c_out, c_in, k_h, k_w] -> graft HWIO [k_h, k_w, c_in, c_out]
  *     (NHWC convolution reads c_out fastest).
  *   - Depthwise Conv2d weight: PyTorch [c, 1, k_h, k_w] -> graft [k_h, k_w, c].
- *   - Linear weight: PyTorch [out, in] is graft's layout too; kept as is.
+ *   - Linear weight: PyTorch [out, in] is graft's layout too; kept as is, except for a Linear that reads
+ *     a flattened feature map (VGG's classifier.0): PyTorch flattens NCHW, so its columns run (c, h, w);
+ *     graft flattens NHWC, (h, w, c). Such a Linear is marked with `markFlattenedInput` by the model that
+ *     builds it, and its columns are permuted here.
  *   - Scalars (num_batches_tracked): PyTorch [] -> graft [1].
  * Which rule applies is decided by the module that owns the key (a Conv2d's `weight`), not by
  * guessing from the shape. Then Module.loadStateDict checks every key and shape (strict by default).
  */
-import { AutogradError, Conv2d, type HostEntry, type LoadResult, type Module } from '@graft/autograd';
+import { AutogradError, Conv2d, Linear, type HostEntry, type LoadResult, type Module } from '@graft/autograd';
+
+/** The [c, h, w] map a Linear's input was flattened from, for Linears marked by their model. */
+const flattenedInputs = new WeakMap<Linear, readonly [c: number, h: number, w: number]>();
+
+/**
+ * Marks `linear` as reading a flattened [h, w, c] feature map (graft's NHWC flatten), so that
+ * PyTorch weights, whose columns follow the NCHW flatten, are permuted on load and back on export.
+ */
+export function markFlattenedInput(linear: Linear, map: readonly [c: number, h: number, w: number]): void {
+  const [c, h, w] = map;
+  if (c * h * w !== linear.inFeatures) {
+    throw new AutogradError(`markFlattenedInput: a [c ${c}, h ${h}, w ${w}] map flattens to ${c * h * w} values, but the Linear reads ${linear.inFeatures}`);
+  }
+  flattenedInputs.set(linear, map);
+}
+
+/** The [c, h, w] map `linear` reads flattened, if its model marked it. */
+export function flattenedInputOf(linear: Linear): readonly [number, number, number] | undefined {
+  return flattenedInputs.get(linear);
+}
+
+/**
+ * Permutes the columns of a weight [out, c * h * w] (an NCHW flatten's order, PyTorch) into
+ * [out, h * w * c] (the NHWC flatten's order, graft).
+ */
+export function chwColumnsToHwc(weight: Float32Array, out: number, c: number, h: number, w: number): Float32Array {
+  return permuteColumns(weight, out, c, h, w, true);
+}
+
+/** The inverse of chwColumnsToHwc: [out, h * w * c] -> [out, c * h * w]. */
+export function hwcColumnsToChw(weight: Float32Array, out: number, c: number, h: number, w: number): Float32Array {
+  return permuteColumns(weight, out, c, h, w, false);
+}
+
+function permuteColumns(weight: Float32Array, out: number, c: number, h: number, w: number, toHwc: boolean): Float32Array {
+  const cols = c * h * w;
+  if (weight.length !== out * cols) throw new AutogradError(`${toHwc ? 'chwColumnsToHwc' : 'hwcColumnsToChw'}: ${weight.length} values is not [${out}, ${c}*${h}*${w}]`);
+  const result = new Float32Array(weight.length);
+  for (let o = 0; o < out; o++) {
+    const base = o * cols;
+    for (let ci = 0; ci < c; ci++) {
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const hwc = base + (y * w + x) * c + ci;
+          const chw = base + (ci * h + y) * w + x;
+          if (toHwc) result[hwc] = weight[chw]!;
+          else result[chw] = weight[hwc]!;
+        }
+      }
+    }
+  }
+  return result;
+}
 
 /** [o, i, kh, kw] (row-major) -> [kh, kw, i, o]. */
 export function oihwToHwio(w: HostEntry): HostEntry {
@@ -47,15 +103,43 @@ export function hwcToDepthwise(w: HostEntry): HostEntry {
   return { data: out, shape: [c, 1, kh, kw] };
 }
 
-/** The conv modules of `model` by dotted name. */
-function convModules(model: Module): Map<string, Conv2d> {
-  const convs = new Map<string, Conv2d>();
-  for (const [name, m] of model.namedModules()) if (m instanceof Conv2d) convs.set(name, m);
-  return convs;
+/** The modules whose weights change layout (Conv2d, and Linears marked by markFlattenedInput), by dotted name. */
+function layoutModules(model: Module): Map<string, Conv2d | Linear> {
+  const modules = new Map<string, Conv2d | Linear>();
+  for (const [name, m] of model.namedModules()) {
+    if (m instanceof Conv2d || (m instanceof Linear && flattenedInputs.has(m))) modules.set(name, m);
+  }
+  return modules;
+}
+
+/** The shape PyTorch stores for a graft tensor of `shape` under `key` (owned by `owner`). */
+function torchShape(key: string, shape: readonly number[], owner: Conv2d | Linear | undefined): number[] {
+  if (owner instanceof Conv2d && key.slice(key.lastIndexOf('.') + 1) === 'weight') {
+    if (owner.depthwise) return [shape[2]!, 1, shape[0]!, shape[1]!];
+    return [shape[3]!, shape[2]!, shape[0]!, shape[1]!];
+  }
+  return [...shape];
+}
+
+/** Equal shapes, with PyTorch's scalar [] the same as graft's [1]. */
+function sameTorchShape(a: readonly number[], b: readonly number[]): boolean {
+  const norm = (s: readonly number[]) => (s.length === 0 ? [1] : s);
+  const x = norm(a);
+  const y = norm(b);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+/** A marked Linear's PyTorch weight [out, c*h*w] -> graft's [out, h*w*c]. */
+function linearToGraftLayout(entry: HostEntry, linear: Linear): HostEntry {
+  const [c, h, w] = flattenedInputs.get(linear)!;
+  if (entry.shape.length !== 2 || entry.shape[1] !== c * h * w) return entry; // mis-shaped: loadStateDict names it
+  return { data: chwColumnsToHwc(entry.data, entry.shape[0]!, c, h, w), shape: [...entry.shape] };
 }
 
 /** One PyTorch tensor in graft's layout, given the module that will own it (if any). */
-function toGraftLayout(key: string, entry: HostEntry, conv: Conv2d | undefined): HostEntry {
+function toGraftLayout(key: string, entry: HostEntry, owner: Conv2d | Linear | undefined): HostEntry {
+  if (owner instanceof Linear) return key.slice(key.lastIndexOf('.') + 1) === 'weight' ? linearToGraftLayout(entry, owner) : entry;
+  const conv = owner;
   if (entry.shape.length === 0) return { data: entry.data, shape: [1] };
   if (!conv || key.slice(key.lastIndexOf('.') + 1) !== 'weight') return entry;
   if (entry.shape.length !== 4) {
@@ -79,13 +163,40 @@ export function loadTorchStateDict(
   { strict = true }: { strict?: boolean } = {},
 ): LoadResult {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
-  const convs = convModules(model);
+  const owners = layoutModules(model);
+  const ownerOf = (key: string) => owners.get(key.includes('.') ? key.slice(0, key.lastIndexOf('.')) : '');
+  // Shapes are compared in the file's (PyTorch) layout, so a mismatch reads like the file does.
+  const own = model.stateDict();
+  const misShaped: string[] = [];
   const converted = new Map<string, HostEntry>();
   for (const [key, entry] of entries) {
-    const owner = key.includes('.') ? key.slice(0, key.lastIndexOf('.')) : '';
-    converted.set(key, toGraftLayout(key, entry, convs.get(owner)));
+    const target = own[key];
+    if (target) {
+      const expected = torchShape(key, target.shape, ownerOf(key));
+      if (!sameTorchShape(entry.shape, expected)) {
+        misShaped.push(`${key}: expected [${expected.join(', ')}], found [${entry.shape.join(', ')}] (PyTorch layout)`);
+        continue;
+      }
+    }
+    converted.set(key, toGraftLayout(key, entry, ownerOf(key)));
   }
-  return model.loadStateDict(converted, { strict });
+  const supplied = new Set(entries.map(([key]) => key));
+  const missingKeys = Object.keys(own).filter((k) => !supplied.has(k));
+  const unexpectedKeys = entries.map(([key]) => key).filter((k) => !(k in own));
+  if (strict && (misShaped.length > 0 || missingKeys.length > 0 || unexpectedKeys.length > 0)) {
+    // Checked before anything is written: a failed strict load leaves the model as it was.
+    throw new AutogradError(
+      `loadTorchStateDict (${model.constructor.name}):\n${[
+        ...(missingKeys.length > 0 ? [`missing keys (${missingKeys.length}): ${missingKeys.join(', ')}`] : []),
+        ...(unexpectedKeys.length > 0 ? [`unexpected keys (${unexpectedKeys.length}): ${unexpectedKeys.join(', ')}`] : []),
+        ...(misShaped.length > 0 ? [`mis-shaped keys (${misShaped.length}):`, ...misShaped.map((m) => `  ${m}`)] : []),
+      ].join('\n')}`,
+    );
+  }
+  const result = model.loadStateDict(converted, { strict: false });
+  const skipped = result.misShapedKeys ?? []; // only an entry the layout rules passed but the module did not
+  const all = [...misShaped, ...skipped];
+  return all.length > 0 ? { missingKeys, unexpectedKeys, misShapedKeys: all } : { missingKeys, unexpectedKeys };
 }
 
 /**
@@ -94,15 +205,19 @@ export function loadTorchStateDict(
  * num_batches_tracked [1] -> []), in stateDict order, ready for writeSafetensors.
  */
 export async function torchStateDict(model: Module): Promise<Map<string, HostEntry>> {
-  const convs = convModules(model);
+  const owners = layoutModules(model);
   const out = new Map<string, HostEntry>();
   for (const [key, t] of Object.entries(model.stateDict())) {
     const entry: HostEntry = { data: await t.read(), shape: [...t.shape] };
     const dot = key.lastIndexOf('.');
     const owner = dot >= 0 ? key.slice(0, dot) : '';
     const field = key.slice(dot + 1);
-    const conv = convs.get(owner);
-    if (conv && field === 'weight') out.set(key, conv.depthwise ? hwcToDepthwise(entry) : hwioToOihw(entry));
+    const module = owners.get(owner);
+    if (module instanceof Conv2d && field === 'weight') out.set(key, module.depthwise ? hwcToDepthwise(entry) : hwioToOihw(entry));
+    else if (module instanceof Linear && field === 'weight') {
+      const [c, h, w] = flattenedInputs.get(module)!;
+      out.set(key, { data: hwcColumnsToChw(entry.data, entry.shape[0]!, c, h, w), shape: entry.shape });
+    }
     else if (field === 'num_batches_tracked' && entry.data.length === 1) out.set(key, { data: entry.data, shape: [] });
     else out.set(key, entry);
   }

@@ -1,15 +1,17 @@
 /**
  * The weights-only PyTorch zip reader against real torch.save output (tools/fixtures/torch_checkpoints.py,
- * torch 1.13): dtypes, strided views, nested dicts, the tiny ResNet golden through loadTorchStateDict,
+ * torch 1.13): dtypes, strided views, nested dicts, the tiny ResNet (basic, bottleneck) and MobileNetV2
+ * goldens through loadTorchStateDict,
  * and a malicious pickle that must be refused without running.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { noGrad, tensor } from '@graft/autograd';
+import { noGrad, tensor, type Layer, type Module } from '@graft/autograd';
 import type { Gpu } from '@graft/kernels';
 import { expectClose, testGpu } from '@graft/kernels/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BasicBlock, ResNet } from '../resnet.js';
+import { MobileNetV2, type InvertedResidualRow } from '../mobilenetV2.js';
+import { BasicBlock, Bottleneck, ResNet } from '../resnet.js';
 import { readSafetensors } from './safetensors.js';
 import { loadTorchStateDict } from './torchLayout.js';
 import { parseTorchZip, readTorchZip, TorchZipError } from './torchZip.js';
@@ -49,31 +51,44 @@ describe('readTorchZip', () => {
   });
 });
 
-describe('resnet_tiny_basic.pth (torch.save of the golden weights)', () => {
+interface Golden {
+  block?: 'BasicBlock' | 'Bottleneck';
+  layers?: [number, number, number, number];
+  widths?: [number, number, number, number];
+  table?: InvertedResidualRow[];
+  alpha?: number;
+  numClasses: number;
+  input: { shape: number[]; data: number[] };
+  logits: { data: number[] };
+}
+
+const builders: Record<string, (gpu: Gpu, g: Golden) => Module & Layer> = {
+  resnet_tiny_basic: (gpu, g) => new ResNet(gpu, BasicBlock, g.layers!, { widths: g.widths!, numClasses: g.numClasses }),
+  resnet_tiny_bottleneck: (gpu, g) => new ResNet(gpu, Bottleneck, g.layers!, { widths: g.widths!, numClasses: g.numClasses }),
+  mobilenetv2_tiny: (gpu, g) => new MobileNetV2(gpu, { table: g.table!, alpha: g.alpha!, numClasses: g.numClasses }),
+};
+
+describe.each(Object.keys(builders))('%s.pth (torch.save of the golden weights)', (name) => {
   let gpu: Gpu;
   beforeAll(async () => {
     gpu = await testGpu();
   });
 
   it('matches the safetensors copy and reproduces the golden logits through loadTorchStateDict', async () => {
-    const g = JSON.parse(readFileSync(fixture('resnet_tiny_basic.json'), 'utf8')) as {
-      layers: [number, number, number, number];
-      widths: [number, number, number, number];
-      numClasses: number;
-      keys: string[];
-      input: { shape: number[]; data: number[] };
-      logits: { data: number[] };
-    };
-    const tensors = readTorchZip(fixture('resnet_tiny_basic.pth'));
-    const reference = readSafetensors(fixture('resnet_tiny_basic.safetensors'));
+    const g = JSON.parse(readFileSync(fixture(`${name}.json`), 'utf8')) as Golden;
+    const tensors = readTorchZip(fixture(`${name}.pth`));
+    const reference = readSafetensors(fixture(`${name}.safetensors`));
     expect([...tensors.keys()]).toEqual([...reference.keys()]);
     for (const [k, v] of reference) expect(tensors.get(k), k).toEqual({ data: v.data, shape: v.shape });
-    const model = new ResNet(gpu, BasicBlock, g.layers, { widths: g.widths, numClasses: g.numClasses });
+    const model = builders[name]!(gpu, g);
     expect(loadTorchStateDict(model, tensors)).toEqual({ missingKeys: [], unexpectedKeys: [] });
     model.eval();
     const x = tensor(gpu, Float32Array.from(g.input.data), g.input.shape);
     const y = noGrad(() => model.forward(x));
-    expectClose(await y.read(), g.logits.data, { rtol: 1e-4, atol: 1e-4 }, 'resnet_tiny_basic.pth logits');
+    const logits = await y.read();
+    // Same f32 weights and forward as the safetensors golden tests: see their 1e-4 tolerance.
+    expectClose(logits, g.logits.data, { rtol: 1e-4, atol: 1e-4 }, `${name}.pth logits`);
+    console.log(`${name}.pth: max |graft - torch| logits ${Math.max(...Array.from(logits, (v, i) => Math.abs(v - g.logits.data[i]!))).toExponential(2)}`);
     y.release();
     x.release();
     model.release();

@@ -40,9 +40,19 @@ const storageTypes: Record<string, { bytes: number; read: (v: DataView, i: numbe
 function unzipEntries(bytes: Uint8Array, fail: (m: string) => never): Map<string, Uint8Array> {
   const isZip = bytes.byteLength >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
   if (!isZip) fail('not a zip archive (a legacy non-zip torch.save file? re-save it with a current PyTorch)');
+  // The directory's counts and sizes are checked as fflate walks it: each entry's central header takes
+  // at least 46 bytes, and a compressed entry cannot inflate past deflate's ~1032:1 ratio. Without
+  // this a lying ZIP64 entry count loops billions of times, and a lying size allocates gigabytes.
+  let entries = 0;
+  const filter = ({ name, size, originalSize, compression }: { name: string; size: number; originalSize: number; compression: number }) => {
+    if (++entries > bytes.byteLength / 46) fail(`corrupt zip archive: the central directory claims more entries than ${bytes.byteLength} bytes can hold`);
+    if (compression !== 0 && originalSize > 1032 * size + 64) fail(`corrupt zip archive: entry '${name}' claims ${originalSize} bytes from ${size} compressed`);
+    return true;
+  };
   try {
-    return new Map(Object.entries(unzipSync(bytes)));
+    return new Map(Object.entries(unzipSync(bytes, { filter })));
   } catch (error) {
+    if (error instanceof TorchZipError) throw error;
     return fail(`corrupt or truncated zip archive (${error instanceof Error ? error.message : String(error)})`);
   }
 }
@@ -60,6 +70,15 @@ class TensorValue {
 }
 class Dict {
   readonly map = new Map<string, unknown>();
+}
+
+/** A short, cycle-safe description of an unpickled value for error messages. */
+function describe(x: unknown, depth = 0): string {
+  if (Array.isArray(x)) return depth > 1 ? '[...]' : `[${x.slice(0, 6).map((v) => describe(v, depth + 1)).join(', ')}${x.length > 6 ? ', ...' : ''}]`;
+  if (x instanceof Global) return `${x.module}.${x.name}`;
+  if (typeof x === 'string') return JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}...` : x);
+  if (typeof x === 'object' && x !== null) return x.constructor.name;
+  return String(x);
 }
 
 const allowedGlobals = new Set([
@@ -105,6 +124,7 @@ function unpickle(
     return stack.splice(m!);
   };
   const top = () => stack[stack.length - 1];
+  const list = (x: unknown): unknown[] => (Array.isArray(x) ? x : fail('APPEND to a non-list'));
   const setItem = (d: unknown, k: unknown, v: unknown) => {
     if (!(d instanceof Dict)) fail('SETITEM on a non-dict');
     (d as Dict).map.set(String(k), v);
@@ -125,16 +145,25 @@ function unpickle(
     return new TensorValue(() => materialise(ref, offset, size, stride, failTensor));
   };
   const materialise = (ref: StorageRef, offset: number, size: number[], stride: number[], fail: (m: string) => never): HostEntry => {
+    const isIndex = (x: unknown) => Number.isSafeInteger(x) && (x as number) >= 0;
+    if (!isIndex(offset) || !size.every(isIndex) || !stride.every(isIndex)) {
+      fail(`bad tensor view: offset ${String(offset)}, size [${size.map(String).join(', ')}], stride [${stride.map(String).join(', ')}] (need non-negative integers)`);
+    }
+    const count = size.reduce((x, y) => x * y, 1);
+    // Checked before allocating: a view reads its storage, so it cannot hold more elements (a state
+    // dict holds no expanded tensors), and its last element must lie inside the storage.
+    const last = offset + size.reduce((at, s, d) => at + (s === 0 ? 0 : (s - 1) * stride[d]!), 0);
+    if (count > 0 && (count > ref.numel || last >= ref.numel)) {
+      fail(`tensor view of size [${size.join(', ')}] (stride [${stride.join(', ')}], offset ${offset}) does not fit storage '${ref.key}' of ${ref.numel} elements`);
+    }
     const type = storageTypes[ref.type]!;
     const raw = storage(ref);
     const sv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    const count = size.reduce((x, y) => x * y, 1);
     const out = new Float32Array(count);
     const index = new Array<number>(size.length).fill(0);
     for (let i = 0; i < count; i++) {
       let at = offset;
       for (let d = 0; d < size.length; d++) at += index[d]! * stride[d]!;
-      if (at < 0 || at >= ref.numel) fail(`tensor view reaches element ${at} of storage '${ref.key}' which has ${ref.numel}`);
       out[i] = type.read(sv, at);
       for (let d = size.length - 1; d >= 0; d--) {
         if (++index[d]! < size[d]!) break;
@@ -189,8 +218,8 @@ function unpickle(
         for (let i = 0; i + 1 < items.length; i += 2) setItem(top(), items[i], items[i + 1]);
         break;
       }
-      case 0x61: { const v = pop(); (top() as unknown[]).push(v); break; } // APPEND
-      case 0x65: { const items = popMark(); (top() as unknown[]).push(...items); break; } // APPENDS
+      case 0x61: { const v = pop(); list(top()).push(v); break; } // APPEND
+      case 0x65: { const items = popMark(); list(top()).push(...items); break; } // APPENDS
       case 0x63: { // GLOBAL
         const module = line();
         const name = line();
@@ -201,8 +230,9 @@ function unpickle(
       case 0x52: { const args = pop(); stack.push(call(pop(), args)); break; } // REDUCE
       case 0x51: { // BINPERSID
         const pid = pop() as unknown[];
-        if (!Array.isArray(pid) || pid[0] !== 'storage' || !(pid[1] instanceof Global) || typeof pid[2] !== 'string' || typeof pid[4] !== 'number') {
-          fail(`unsupported persistent id ${JSON.stringify(pid)}`);
+        const storageClass = Array.isArray(pid) && pid[1] instanceof Global && pid[1].module === 'torch' ? pid[1].name : '';
+        if (!Array.isArray(pid) || pid[0] !== 'storage' || !Object.hasOwn(storageTypes, storageClass) || typeof pid[2] !== 'string' || !Number.isSafeInteger(pid[4]) || (pid[4] as number) < 0) {
+          fail(`unsupported persistent id (want ('storage', torch.<Type>Storage, key, location, numel), got ${describe(pid)})`);
         }
         stack.push(new StorageRef((pid[1] as Global).name, pid[2] as string, pid[4] as number));
         break;
@@ -213,6 +243,8 @@ function unpickle(
     }
   }
 }
+
+const maxNesting = 64;
 
 /** Parses a PyTorch zip checkpoint held in memory; `file` names it in errors. Nested dicts flatten to dotted keys. */
 export function parseTorchZip(bytes: Uint8Array, file = '<memory>'): Map<string, HostEntry> {
@@ -236,12 +268,19 @@ export function parseTorchZip(bytes: Uint8Array, file = '<memory>'): Map<string,
   const failTensor = (m: string): never => fail(current === '<top level>' ? m : `tensor '${current}': ${m}`);
   const root = unpickle(files.get(pklName)!, storage, fail, failTensor);
   const out = new Map<string, HostEntry>();
+  const open = new Set<Dict>();
   const walk = (prefixKey: string, value: unknown) => {
     if (value instanceof TensorValue) {
       current = prefixKey;
       out.set(prefixKey, value.materialise());
     }
-    else if (value instanceof Dict) for (const [k, v] of value.map) walk(prefixKey ? `${prefixKey}.${k}` : k, v);
+    else if (value instanceof Dict) {
+      // The memo can make a dict contain itself; nesting deeper than any state dict is refused too.
+      if (open.has(value) || open.size >= maxNesting) fail(`entry '${prefixKey}': dicts nested ${open.has(value) ? 'in a cycle' : `deeper than ${maxNesting}`}`);
+      open.add(value);
+      for (const [k, v] of value.map) walk(prefixKey ? `${prefixKey}.${k}` : k, v);
+      open.delete(value);
+    }
     else fail(`entry '${prefixKey}' is not a tensor or dict (${typeof value})`);
   };
   if (!(root instanceof Dict)) fail('the checkpoint is not a state dict (top-level object is not a dict)');
