@@ -38,6 +38,7 @@ case "$job" in
   demo)  setup; pnpm exec turbo run build --output-logs=errors-only; node packages/cli/bin/graft.js demo "$@" ;;
   test)
     setup
+    bash "$repo_root/scripts/setup-chromium.sh"  # the run-report test renders report.html in headless Chromium
     rm -rf .graft/test-results
     pnpm exec turbo run build typecheck --output-logs=errors-only
     status=0
