@@ -31,8 +31,8 @@ describe('graft CLI', () => {
     expect(info.limits.maxComputeWorkgroupStorageSize).toBeGreaterThan(0);
   });
 
-  it('demo checks every kernel and reports them all in agreement', async () => {
-    const { code, stdout } = await run('demo', '--json');
+  it('check runs every kernel against its reference and reports them all in agreement', async () => {
+    const { code, stdout } = await run('check', '--json');
     expect(code).toBe(0);
     const report = JSON.parse(stdout);
     expect(report.kernels.length).toBeGreaterThan(0);
@@ -51,6 +51,6 @@ describe('graft CLI', () => {
   it('--help lists the commands and exits 0', async () => {
     const { code, stdout } = await run('--help');
     expect(code).toBe(0);
-    for (const command of ['info', 'demo', 'bench']) expect(stdout).toContain(command);
+    for (const command of ['demo', 'train', 'info', 'check', 'bench']) expect(stdout).toContain(command);
   });
 });

@@ -1,4 +1,4 @@
-export { BasicBlock, Bottleneck, ResNet, resnet, resnetConfigs, type BlockClass, type ResNetName, type ResNetOptions } from './resnet.js';
+export { BasicBlock, Bottleneck, ResNet, ResNetTrunk, resnet, resnetConfigs, type BlockClass, type ResNetName, type ResNetOptions } from './resnet.js';
 export {
   encodeSafetensors,
   halfToFloat,

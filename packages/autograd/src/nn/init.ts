@@ -25,6 +25,16 @@ export function defaultSeed(): number {
   return nextDefaultSeed++;
 }
 
+/**
+ * Restarts the default seeds (torch.manual_seed's role): models built after manualSeed(s) get the same
+ * initial weights whatever was built before in the process. Distinct s give disjoint seed sequences
+ * for up to a million layers each.
+ */
+export function manualSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`manualSeed: expected a non-negative integer, got ${seed}`);
+  nextDefaultSeed = 1 + seed * 1_000_000;
+}
+
 /** A trainable leaf with values uniform in [-bound, bound]. */
 export function uniformParameter(gpu: Gpu, shape: Shape, bound: number, random: () => number): Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
