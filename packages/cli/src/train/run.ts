@@ -283,6 +283,8 @@ export async function runTraining(gpu: Gpu, config: TrainConfig, io: RunIO, opti
     if (e instanceof RunInterrupted) {
       result.interrupted = true;
       io.warn(e.message);
+    } else if (isOutOfMemory(e)) {
+      throw new Error(`the GPU ran out of memory at --batch-size ${config.batchSize} (${config.size ?? 'default'} px inputs); try --batch-size ${Math.max(1, config.batchSize >> 1)} or a smaller --size. The last good checkpoint, if any, is in ${join(config.runDir, 'checkpoints', 'last')}`);
     } else throw e;
   } finally {
     await pool.close();
@@ -290,6 +292,11 @@ export async function runTraining(gpu: Gpu, config: TrainConfig, io: RunIO, opti
   }
   result.skipped = skipped.size;
   return result;
+}
+
+/** WebGPU reports allocation failures as out-of-memory errors (Dawn: "Out of memory"; a failed createBuffer). */
+function isOutOfMemory(e: unknown): boolean {
+  return e instanceof Error && /out of memory|OutOfMemory|allocation failed/i.test(e.message);
 }
 
 /** `--lr` scaled by `factor` (numbers and name=value lists; a JSON config is used as is). */
