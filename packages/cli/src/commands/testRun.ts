@@ -118,7 +118,9 @@ export async function runCli(...args: string[]): Promise<{ code: number; stdout:
     vi.restoreAllMocks();
     process.exitCode = previous;
   }
-  return { code, stdout, stderr };
+  // picocolors colours output when it sees CI=true or a terminal: compare the text, not the escapes.
+  const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
+  return { code, stdout: plain(stdout), stderr: plain(stderr) };
 }
 
 /** main() from main.ts, with this package's newer commands added when main.ts does not register them yet. */

@@ -56,6 +56,10 @@ describe('graft train', () => {
     const usage = await runCli('train', data, '--epochs', 'many');
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/--epochs must be an integer/);
+    const misfit = await runCli('train', data, '--weights', weights, '--alpha', '0.5', '--size', '32', '--dry-run');
+    expect(misfit.code).toBe(1);
+    expect(misfit.stderr).toMatch(/tiny\.safetensors: the weights do not fit --model mobilenet_v2 --alpha 0\.5: .*mis-shaped/);
+    expect(misfit.stderr.trim().split('\n')).toHaveLength(1);
     const resume = await runCli('train', data, ...tiny, '--resume');
     expect(resume.code).toBe(2);
     expect(resume.stderr).toMatch(/--resume needs --name/);

@@ -112,15 +112,27 @@ export function* cachedBatches(gpu: Gpu, cache: PrefixCache, batchSize: number, 
 }
 
 /** Batches of images streamed, augmented and pushed through the frozen prefix. */
-export async function* streamedBatches(gm: GraftModel, feed: ImageFeed, batchSize: number, seed: number, epoch: number, augment: AugmentOptions | undefined): AsyncGenerator<StepBatch> {
+export async function* streamedBatches(
+  gm: GraftModel,
+  feed: ImageFeed,
+  batchSize: number,
+  seed: number,
+  epoch: number,
+  augment: AugmentOptions | undefined,
+  /** Filled at the end with the data pipeline's own rate (decoding + augmentation), for the metrics. */
+  pipeline?: { imagesPerSecond: number },
+): AsyncGenerator<StepBatch> {
   const gpu = gm.model.parameters()[0]!.gpu;
-  for await (const batch of loadBatches({ samples: feed.samples, spec: feed.spec, batchSize, shuffle: true, seed, epoch, augment, pool: feed.pool, onSkip: feed.onSkip })) {
+  const loader = loadBatches({ samples: feed.samples, spec: feed.spec, batchSize, shuffle: true, seed, epoch, augment, pool: feed.pool, onSkip: feed.onSkip });
+  for await (const batch of loader) {
     const n = batch.labels.length;
     const x = tensor(gpu, toModelInput(batch, feed.preprocessing), [n, feed.spec.size[0], feed.spec.size[1], 3]);
     const input = gm.prefix(x);
     if (input !== x) x.release();
     yield { input, labels: Uint32Array.from(batch.labels), indices: batch.indices };
   }
+  const stats = loader.stats();
+  if (pipeline) pipeline.imagesPerSecond = stats.seconds > 0 ? stats.images / stats.seconds : 0;
 }
 
 export interface EpochStats {

@@ -148,9 +148,10 @@ async function runPhase(ctx: Context, phase: 1 | 2, epochs: number, lrSpec: stri
     for (let e = startEpoch; e < epochs; e++) {
       const epoch = ctx.position.epoch + 1;
       const order = epochOrder(ctx.trainFeed.samples.length, config.seed, epoch);
+      const pipeline = { imagesPerSecond: dataRate };
       const batches: Iterable<StepBatch> | AsyncIterable<StepBatch> = cached
         ? cachedBatches(gpu, trainCaches[(epoch - 1) % trainCaches.length]!, config.batchSize, order)
-        : streamedBatches(gm, ctx.trainFeed, config.batchSize, config.seed, epoch, augment);
+        : streamedBatches(gm, ctx.trainFeed, config.batchSize, config.seed, epoch, augment, pipeline);
       io.progress.start(ctx.trainFeed.samples.length, `phase ${phase} ep ${epoch}`);
       const stats = await trainEpoch(gm, batches, {
         optimizer,
@@ -172,14 +173,14 @@ async function runPhase(ctx: Context, phase: 1 | 2, epochs: number, lrSpec: stri
         lr: currentLrs(optimizer),
         seconds: stats.seconds + (val?.seconds ?? 0),
         trainImagesPerSecond: stats.images / stats.seconds,
-        dataImagesPerSecond: cached ? dataRate : stats.images / stats.seconds,
+        dataImagesPerSecond: pipeline.imagesPerSecond,
       };
       ctx.records.push(record);
       appendMetrics(join(config.runDir, 'metrics.jsonl'), record);
       io.log(
         `phase ${phase} epoch ${epoch}: loss ${stats.loss.toFixed(4)} acc ${(100 * stats.accuracy).toFixed(1)}%` +
           (val ? ` | val loss ${val.loss.toFixed(4)} acc ${(100 * val.accuracy).toFixed(1)}%` : '') +
-          ` | ${(stats.images / stats.seconds).toFixed(1)} img/s`,
+          ` | ${(stats.images / stats.seconds).toFixed(1)} img/s${cached ? '' : ` (data pipeline ${pipeline.imagesPerSecond.toFixed(1)} img/s)`}`,
       );
 
       ctx.position.epoch = epoch;
