@@ -5,7 +5,8 @@
  * written atomically (a temporary file beside the target, then a rename), config.json last: a
  * directory with a config.json has complete weights.
  */
-import { readFileSync, renameSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomicWrite.js';
 import { join } from 'node:path';
 import type { LoadResult, Module } from '@graft/autograd';
 import type { Gpu } from '@graft/kernels';
@@ -34,17 +35,6 @@ export interface ExportConfig extends ExportOptions {
 export const weightsFile = 'model.safetensors';
 export const configFile = 'config.json';
 
-function writeAtomically(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
 /** Writes `model` to `dir` (created if needed) as model.safetensors (PyTorch layouts) + config.json. */
 export async function exportSafetensors(model: Module, dir: string, options: ExportOptions): Promise<ExportConfig> {
   const config: ExportConfig = {
@@ -60,7 +50,7 @@ export async function exportSafetensors(model: Module, dir: string, options: Exp
   const tensors = await torchStateDict(model);
   mkdirSync(dir, { recursive: true });
   writeSafetensors(join(dir, weightsFile), tensors);
-  writeAtomically(join(dir, configFile), text);
+  writeFileAtomic(join(dir, configFile), text);
   return config;
 }
 

@@ -58,3 +58,4 @@ export { detectWeightsFormat, loadPretrained, PretrainedError, timmConfigBeside,
 export { kerasVggToGraft, loadKerasVgg } from './vggKeras.js';
 export { encodeOnnx, exportOnnx, onnxIrVersion, onnxOpset, type OnnxExportOptions } from './exporters/onnx.js';
 export { stateDictConvention, toTorchvisionNames, type StateDictConvention } from './importers/stateDictNames.js';
+export { writeFileAtomic } from './atomicWrite.js';

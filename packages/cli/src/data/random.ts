@@ -28,7 +28,10 @@ export function hashKeys(...keys: number[]): number {
   return h;
 }
 
-/** mulberry32: a tiny 32-bit generator, plenty for augmentation draws; uniform in [0, 1). */
+/**
+ * mulberry32: a tiny 32-bit generator, plenty for augmentation draws; uniform in [0, 1). The same as
+ * autograd's seededRandom, repeated here so the decode workers import nothing but this folder.
+ */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

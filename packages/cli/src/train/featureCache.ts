@@ -12,8 +12,9 @@
  * Randomly initialised backbones (--weights none) are not cached: their weights depend on the order
  * layers were built in, which no key can name.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { writeFileAtomic } from '@graft/models';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { noGrad, type Layer, type Module, type Tensor } from '@graft/autograd';
 import type { Gpu } from '@graft/kernels';
@@ -132,16 +133,7 @@ export class FeatureCache {
   }
 }
 
-function writeAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
+const writeAtomic = writeFileAtomic;
 
 export interface ExtractOptions {
   backbone: Module & Layer;

@@ -19,7 +19,7 @@
  * (fused activations included); a module without an emitter is an error naming its path and class.
  * The protobuf is written with onnx-proto, atomically (temporary file, then rename).
  */
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../atomicWrite.js';
 import {
   BatchNorm2d,
   Conv2d,
@@ -314,12 +314,9 @@ export async function encodeOnnx(model: Module, options: OnnxExportOptions = {})
 /** Writes `model` as an ONNX file at `path`, atomically (a temporary file beside it, then a rename). */
 export async function exportOnnx(model: Module, path: string, options: OnnxExportOptions = {}): Promise<void> {
   const bytes = await encodeOnnx(model, options);
-  const tmp = `${path}.tmp-${process.pid}`;
   try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
+    writeFileAtomic(path, bytes);
   } catch (e) {
-    rmSync(tmp, { force: true });
     throw new OnnxError(`${path}: cannot write (${(e as Error).message})`);
   }
 }

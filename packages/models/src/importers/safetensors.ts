@@ -6,7 +6,8 @@
  * integer buffers (num_batches_tracked is I64 in torchvision checkpoints) are converted to floats.
  * Every check names the file and the tensor, because a bad checkpoint is a user's first error.
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../atomicWrite.js';
 import type { HostEntry } from '@graft/autograd';
 
 export class SafetensorsError extends Error {
@@ -157,13 +158,5 @@ export function encodeSafetensors(record: Record<string, HostEntry> | Map<string
 
 /** Writes f32 tensors as a .safetensors file atomically: a temporary file beside it, then a rename. */
 export function writeSafetensors(path: string, record: Record<string, HostEntry> | Map<string, HostEntry>): void {
-  const bytes = encodeSafetensors(record);
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(path, encodeSafetensors(record));
 }
