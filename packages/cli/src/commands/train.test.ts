@@ -15,12 +15,16 @@ const data = join(dir, 'data');
 const weights = join(dir, 'tiny.safetensors');
 
 beforeAll(async () => {
+  process.env.GRAFT_CACHE = join(dir, 'cache'); // the feature cache, kept out of the user's home
   gpu = await testGpu();
   await writeImageFolder(data, ['blue', 'green', 'red'], 6);
   writeCorrupt(join(data, 'red', 'broken.jpg'));
   await writeTinyWeights(gpu, weights);
 }, 60_000);
-afterAll(cleanup);
+afterAll(() => {
+  delete process.env.GRAFT_CACHE;
+  cleanup();
+});
 
 const tiny = ['--weights', weights, '--alpha', '0.35', '--size', '32', '--workers', '0', '--batch-size', '4'];
 
@@ -31,6 +35,21 @@ describe('graft train', () => {
     expect(stderr).toMatch(/warning.*skipped .*broken\.jpg/);
     expect(stdout).toMatch(/done: .*runs\/r1 .*val accuracy \d+\.\d%/);
     expect(existsSync(join(dir, 'runs', 'r1', 'report.html'))).toBe(true);
+  }, 60_000);
+
+  it("phase 1 reads the on-disk feature cache filled by an earlier run (or graft extract), with the same result", async () => {
+    const args = ['train', data, ...tiny, '--epochs', '2', '--out', join(dir, 'runs')];
+    process.env.GRAFT_CACHE = join(dir, 'cache-fresh'); // empty: the earlier test filled the other one
+    const accuracy = (stdout: string) => /val accuracy (\d+\.\d)%/.exec(stdout)?.[1];
+    const first = await runCli(...args, '--name', 'cache1');
+    expect(first.stderr).not.toMatch(/read from the feature cache/);
+    const second = await runCli(...args, '--name', 'cache2');
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/phase 1: 1[0-9] of 1[0-9] images' features read from the feature cache/);
+    expect(accuracy(second.stdout)).toBeDefined();
+    expect(accuracy(second.stdout)).toBe(accuracy(first.stdout));
+    const off = await runCli(...args, '--name', 'cache3', '--no-feature-cache');
+    expect(off.stderr).not.toMatch(/read from the feature cache/);
   }, 60_000);
 
   it('--dry-run prints each phase’s parameter groups (tensors, parameters, lr, weight decay, batch norm) and trains nothing', async () => {

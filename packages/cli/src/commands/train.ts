@@ -85,6 +85,7 @@ interface TrainFlags {
   augment?: AugmentOptions;
   augmentIn: 'all' | 'finetune';
   augmentViews: number;
+  featureCache: boolean;
   patience: number;
   valSplit: number;
   testSplit: number;
@@ -131,6 +132,7 @@ export function trainConfigFrom(data: string, flags: TrainFlags): TrainConfig {
     augment: flags.augment && Object.keys(flags.augment).length > 0 ? flags.augment : undefined,
     augmentIn: flags.augmentIn,
     augmentViews: flags.augmentViews,
+    featureCache: flags.featureCache,
     patience: flags.patience,
     seed: flags.seed,
     workers: flags.workers,
@@ -164,6 +166,7 @@ export function addTrainingOptions(command: Command, defaults: Partial<TrainFlag
     .option('--augment <list>', 'seeded augmentation: flip,rotation=10,zoom=0.1,crop=0.5,brightness=0.2,contrast=0.2 (slower: the backbone runs every epoch)', augmentArg)
     .addOption(new Option('--augment-in <phases>', "augment in 'all' phases, or in 'finetune' only (phase 1 then runs the backbone once)").choices(['all', 'finetune']).default(d.augmentIn))
     .option('--augment-views <n>', 'cache n augmented views of each training image once (0: fresh augmentation every epoch, streamed through the frozen backbone: slower)', intArg('--augment-views'), d.augmentViews)
+    .option('--no-feature-cache', "phase 1: do not read or fill the on-disk feature cache (graft extract's; ~/.cache/graft/features)")
     .option('--patience <n>', 'early stopping: epochs without val-loss improvement (0: off); restores the best weights', intArg('--patience'), d.patience)
     .option('--val-split <f>', 'stratified validation fraction when there is no val/ folder', numberArg('--val-split', 0, 0.9), d.valSplit)
     .option('--test-split <f>', 'stratified test fraction held out for the final report', numberArg('--test-split', 0, 0.9), d.testSplit)

@@ -43,6 +43,8 @@ export interface TrainConfig {
   augmentIn: 'all' | 'finetune';
   /** 0: a fresh augmentation every epoch, streamed through the frozen prefix; V > 0: V augmented views per image, cached once. */
   augmentViews: number;
+  /** Phase 1 without augmentation reads and fills the on-disk feature cache (`graft extract`'s). */
+  featureCache: boolean;
   /** Epochs without val-loss improvement before stopping (0: never); the best weights are restored. */
   patience: number;
   clipNorm?: number;
@@ -72,6 +74,7 @@ export const defaultTrainConfig: Omit<TrainConfig, 'data' | 'runDir'> = {
   classWeights: 'none',
   augmentIn: 'all',
   augmentViews: 0,
+  featureCache: true,
   patience: 0,
   seed: 0,
 };

@@ -12,13 +12,14 @@ import { join } from 'node:path';
 import { manualSeed, tensor, type HostEntry, type Optimizer, type Scheduler } from '@graft/autograd';
 import type { Gpu } from '@graft/kernels';
 import { graftHead, loadTorchStateDict, torchStateDict } from '@graft/models';
-import { createDecodePool, decodeImage, imageSpecFor, readCifar10, scanImageFolder, type Dataset, type DecodePool, type ImageSpec } from '../data/index.js';
+import { createDecodePool, decodeImage, type AugmentOptions, imageSpecFor, readCifar10, scanImageFolder, type Dataset, type DecodePool, type ImageSpec } from '../data/index.js';
 import type { Progress } from '../progress.js';
 import { appendMetrics, type EpochRecord } from '../report/metrics.js';
 import { confusionMatrix } from '../report/classification.js';
 import { writeReport } from '../report/html.js';
 import type { SamplePrediction } from '../report/samples.js';
 import { loadBackbone } from './backbones.js';
+import { extractFeatures, FeatureCache, featureKey } from './featureCache.js';
 import { dropoutSeeds, loadCheckpoint, readCheckpointState, saveCheckpoint, type CheckpointState, type RunPosition } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
 import { GraftModel } from './graftModel.js';
@@ -94,6 +95,32 @@ async function snapshot(ctx: Context): Promise<Map<string, HostEntry>> {
   return torchStateDict(ctx.gm.model);
 }
 
+/** The on-disk feature cache for phase 1 (pooled features of the frozen backbone), when it applies. */
+function featureCacheFor(ctx: Context): FeatureCache | undefined {
+  if (!ctx.config.featureCache) return undefined;
+  const key = featureKey({ model: ctx.config.model, alpha: ctx.config.alpha, weights: ctx.config.weights, preprocessing: ctx.trainFeed.preprocessing, spec: ctx.spec });
+  return key.cacheable ? new FeatureCache(key) : undefined;
+}
+
+/** Phase-1 features through the on-disk cache: the backbone runs only on images it has not seen. */
+async function cachedFeatures(ctx: Context, feed: ImageFeed, cache: FeatureCache, offset: number): Promise<PrefixCache> {
+  const { gm, config, gpu, io } = ctx;
+  const extraction = await extractFeatures(gpu, {
+    backbone: gm.loaded.backbone,
+    width: gm.loaded.numFeatures,
+    preprocessing: feed.preprocessing,
+    spec: feed.spec,
+    samples: feed.samples,
+    cache,
+    batchSize: config.batchSize,
+    pool: feed.pool,
+    onSkip: feed.onSkip,
+    onProgress: (done) => io.progress.update(offset + done),
+  });
+  if (extraction.cached > 0) io.log(`phase 1: ${extraction.cached} of ${feed.samples.length} images' features read from the feature cache (${cache.dir})`);
+  return { shape: [gm.loaded.numFeatures], values: extraction.features, labels: Int32Array.from(feed.samples, (s) => s.label), ids: feed.samples.map((s) => s.id) };
+}
+
 /** One phase: set what trains, build caches, loop over epochs with validation, checkpoints and early stopping. */
 async function runPhase(ctx: Context, phase: 1 | 2, epochs: number, lrSpec: string): Promise<void> {
   const { config, gm, io, gpu } = ctx;
@@ -122,12 +149,15 @@ async function runPhase(ctx: Context, phase: 1 | 2, epochs: number, lrSpec: stri
       const images = (cached ? n * views : 0) + ctx.valFeed.samples.length;
       io.progress.start(images, label);
       const t0 = performance.now();
+      const diskCache = phase === 1 && !augment ? featureCacheFor(ctx) : undefined;
+      const prefixCache = (feed: ImageFeed, offset: number, augmented?: { options: AugmentOptions; seed: number; epoch: number }) =>
+        diskCache ? cachedFeatures(ctx, feed, diskCache, offset) : buildPrefixCache(gpu, gm, feed, config.batchSize, (d) => io.progress.update(offset + d), augmented);
       for (let v = 0; v < (cached ? views : 0); v++) {
         const augmented = augment ? { options: augment, seed: config.seed, epoch: v + 1 } : undefined;
-        trainCaches.push(await buildPrefixCache(gpu, gm, ctx.trainFeed, config.batchSize, (d) => io.progress.update(v * n + d), augmented));
+        trainCaches.push(await prefixCache(ctx.trainFeed, v * n, augmented));
       }
       const before = cached ? n * views : 0;
-      valCache = await buildPrefixCache(gpu, gm, ctx.valFeed, config.batchSize, (d) => io.progress.update(before + d));
+      valCache = await prefixCache(ctx.valFeed, before);
       io.progress.stop();
       const seconds = (performance.now() - t0) / 1000;
       dataRate = images / seconds;
