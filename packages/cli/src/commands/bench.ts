@@ -19,15 +19,16 @@ function benchmarksDir(): string {
 
 export function benchCommand(): Command {
   return new Command('bench')
-    .description('run the kernel benchmarks: graft vs TensorFlow.js WebGPU on the same adapter')
+    .description('run the benchmarks: kernels, or whole models (--models), graft vs TensorFlow.js WebGPU on the same adapter')
+    .option('--models', 'the model suite: MobileNetV2 and ResNet-50 inference and training steps, memory, time to first step')
     .option('--filter <regex>', 'only cases whose kernel or label matches')
     .option('--quick', 'fewer repetitions (a smoke check, not a measurement)')
     .option('--out <dir>', 'where results are written (default benchmarks/results)')
-    .addHelpText('after', '\nExamples:\n  graft bench\n  graft bench --filter conv2d\n  graft bench --quick')
-    .action(async (options: { filter?: string; quick?: boolean; out?: string }) => {
+    .addHelpText('after', '\nExamples:\n  graft bench\n  graft bench --filter conv2d\n  graft bench --quick\n  graft bench --models --quick            # ~10 minutes on a software adapter')
+    .action(async (options: { filter?: string; quick?: boolean; out?: string; models?: boolean }) => {
       const dir = benchmarksDir();
       // Case files are TypeScript loaded at run time; the 'source' condition resolves workspace packages to src/.
-      const args = ['--conditions=source', '--import', 'tsx', join(dir, 'src', 'run.ts')];
+      const args = ['--conditions=source', '--import', 'tsx', join(dir, 'src', options.models ? 'runModels.ts' : 'run.ts')];
       if (options.filter) args.push('--filter', options.filter);
       if (options.quick) args.push('--quick');
       if (options.out) args.push('--out', options.out);

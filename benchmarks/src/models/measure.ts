@@ -1,0 +1,226 @@
+/**
+ * Whole-step measurements for the model benchmarks: one inference (forward + read of the pooled
+ * features) or one training step (forward + backward + Adam + read of the loss), graft and tfjs alike.
+ *
+ * Timing is wall clock around a whole step that ends in a read back to the host (graft:
+ * `Tensor.read()`, which waits for the queue; tfjs: `await t.data()`): at seconds per step on a
+ * software adapter the read of a few KB is noise, and per-pass GPU timestamps would leave out the
+ * host-side work (graph recording, encoding) that a user waits for too. The first step is timed on
+ * its own as "time to first step": it includes pipeline compilation (WGSL -> SPIR-V -> lavapipe's
+ * LLVM) and first-touch allocations. Pipelines are cached per process, so a later case at shapes an
+ * earlier case compiled starts warmer: cases run model by model, inference before training.
+ *
+ * Memory (training): graft's pool (`gpu.memory()`: bytes of pooled buffers handed out, size-classed),
+ * peak from `resetPeak()` before the first step, steady after the last; tfjs's `tf.memory().numBytes`
+ * (bytes of live tensors, not of its buffer pool) after the last step, and its peak from
+ * `tf.profile()` of one extra, untimed step.
+ */
+import { Adam, backward, noGrad, softmaxCrossEntropy, tensor, type Layer, type Module, type Tensor } from '@graft/autograd';
+import type { Gpu } from '@graft/kernels';
+import { graftHead } from '@graft/models';
+import type * as tfjs from '@tensorflow/tfjs';
+import { GraftModel } from '@graft/cli';
+import type { TfAll } from './peers.js';
+
+export interface RepetitionPlan {
+  /** Untimed steps after the first (which is timed on its own as time to first step). */
+  warmup: number;
+  reps: number;
+}
+
+export interface StepTiming {
+  /** Wall time of the first step (pipeline compilation included). */
+  firstStepMs: number;
+  medianMs: number;
+  samplesMs: number[];
+  imagesPerSecond: number;
+}
+
+export interface Memory {
+  peakBytes: number | null;
+  steadyBytes: number;
+  /** Before the first step: weights (+ input). */
+  beforeBytes: number;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** Runs `step` once (first-step time), `warmup` more times, then `reps` timed times. */
+async function timeSteps<T>(step: () => Promise<T>, plan: RepetitionPlan, batch: number): Promise<{ timing: StepTiming; first: T }> {
+  let start = performance.now();
+  const first = await step();
+  const firstStepMs = performance.now() - start;
+  for (let i = 0; i < plan.warmup; i++) await step();
+  const samplesMs: number[] = [];
+  for (let i = 0; i < plan.reps; i++) {
+    start = performance.now();
+    await step();
+    samplesMs.push(performance.now() - start);
+  }
+  const medianMs = median(samplesMs);
+  return { timing: { firstStepMs, medianMs, samplesMs, imagesPerSecond: (1000 * batch) / medianMs }, first };
+}
+
+/** Seeded uniform values in [-1, 1) (MobileNetV2's input range; fine for ResNet-50 too). */
+export function seededInput(n: number, seed = 1234): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+export async function graftInference(gpu: Gpu, model: Layer, input: Float32Array, shape: number[], plan: RepetitionPlan) {
+  const x = tensor(gpu, input, shape);
+  try {
+    const step = async () => {
+      const y = noGrad(() => model.forward(x));
+      try {
+        return await y.read();
+      } finally {
+        y.release();
+      }
+    };
+    return await timeSteps(step, plan, shape[0]!);
+  } finally {
+    x.release();
+  }
+}
+
+export async function tfjsInference(tf: TfAll, model: tfjs.LayersModel, input: Float32Array, shape: number[], plan: RepetitionPlan) {
+  const x = tf.tensor4d(input, shape as [number, number, number, number]);
+  try {
+    const step = async () => {
+      const y = model.predict(x) as tfjs.Tensor;
+      try {
+        return (await y.data()) as Float32Array;
+      } finally {
+        y.dispose();
+      }
+    };
+    return await timeSteps(step, plan, shape[0]!);
+  } finally {
+    x.dispose();
+  }
+}
+
+export type Regime = 'head' | 'last' | 'all';
+
+export interface TrainSetup {
+  modelName: 'mobilenet_v2' | 'resnet50';
+  backbone: Module & Layer;
+  numFeatures: number;
+  classes: number;
+  /** graft units (GraftModel.units) the 'last' regime trains. */
+  lastUnits: number;
+  lr: number;
+}
+
+/**
+ * graft's training step as the CLI runs it (train/loop.ts): the frozen prefix without a graph, the
+ * trainable suffix and a new head with one. Batch norms: frozen (running statistics) in the frozen
+ * prefix and, as Keras recommends for fine-tuning, in unfrozen blocks too ('last'); batch statistics
+ * everywhere when everything trains ('all'). Returns the head's initial weights for the tfjs peer.
+ */
+export async function graftTrain(gpu: Gpu, setup: TrainSetup, regime: Regime, input: Float32Array, shape: number[], labels: Uint32Array, plan: RepetitionPlan) {
+  const head = graftHead(gpu, setup.numFeatures, { classes: setup.classes });
+  const [w, b] = head.parameters() as [Tensor, Tensor];
+  const headWeights = { weight: await w.read(), bias: await b.read() };
+  const gm = new GraftModel({ backbone: setup.backbone, model: setup.modelName, flavour: 'keras', numFeatures: setup.numFeatures } as ConstructorParameters<typeof GraftModel>[0], head);
+  if (regime === 'last') gm.setTrainable(setup.lastUnits, 'frozen');
+  if (regime === 'all') gm.setTrainable(gm.units.length, 'train');
+  const x = tensor(gpu, input, shape);
+  const optimizer = new Adam(gm.model, { lr: setup.lr });
+  gm.train();
+  const trainable = gm.model.parameters().filter((p) => p.requiresGrad).reduce((n, p) => n + p.size, 0);
+  try {
+    await gpu.sync();
+    const beforeBytes = gpu.memory().bytesInUse;
+    gpu.pool.resetPeak();
+    const step = async () => {
+      const a = gm.prefix(x);
+      const loss = softmaxCrossEntropy(gm.suffix(a), labels);
+      backward(loss);
+      optimizer.step();
+      optimizer.zeroGrad();
+      if (a !== x) a.release();
+      try {
+        return (await loss.read())[0]!;
+      } finally {
+        loss.release();
+      }
+    };
+    const { timing, first } = await timeSteps(step, plan, shape[0]!);
+    await gpu.sync();
+    const stats = gpu.memory();
+    const memory: Memory = { peakBytes: stats.peakBytesInUse, steadyBytes: stats.bytesInUse, beforeBytes };
+    return { timing, firstLoss: first, memory, headWeights, trainableParameters: trainable };
+  } finally {
+    optimizer.release();
+    x.release();
+    head.release();
+    // The backbone goes back to inference mode and fully frozen for the next case.
+    gm.setTrainable(0, 'frozen');
+    gm.eval();
+  }
+}
+
+/**
+ * The tfjs peer of graftTrain: the backbone + a Dense head holding graft's head's initial weights;
+ * Adam over the trainable variables only (so tfjs differentiates only down to the first of them);
+ * `training` false (batch norms on moving statistics) unless everything trains.
+ */
+export async function tfjsTrain(tf: TfAll, backbone: tfjs.LayersModel, setup: TrainSetup, regime: Regime, lastLayers: RegExp, headWeights: { weight: Float32Array; bias: Float32Array }, input: Float32Array, shape: number[], labels: Uint32Array, plan: RepetitionPlan) {
+  const { numFeatures: f, classes: k } = setup;
+  const dense = tf.layers.dense({ units: k, name: `bench_head_${regime}` });
+  const full = tf.model({ inputs: backbone.inputs, outputs: dense.apply(backbone.outputs[0]!) as tfjs.SymbolicTensor });
+  const kernel = new Float32Array(f * k);
+  for (let o = 0; o < k; o++) for (let i = 0; i < f; i++) kernel[i * k + o] = headWeights.weight[o * f + i]!;
+  dense.setWeights([tf.tensor2d(kernel, [f, k]), tf.tensor1d(headWeights.bias)]);
+  const trains = (layerName: string) => layerName === dense.name || regime === 'all' || (regime === 'last' && lastLayers.test(layerName));
+  // nsfwjs saved some layers with trainable: false; what trains here is this regime's choice, as in graft.
+  const trained = full.layers.filter((l) => trains(l.name));
+  for (const l of trained) l.trainable = true;
+  const vars = trained.flatMap((l) => l.trainableWeights.map((w) => w.read() as tfjs.Variable));
+  const trainable = vars.reduce((n, v) => n + v.size, 0);
+  const training = regime === 'all';
+  const x = tf.tensor4d(input, shape as [number, number, number, number]);
+  const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from(labels), 'int32'), k));
+  const optimizer = tf.train.adam(setup.lr);
+  try {
+    const stepSync = () => optimizer.minimize(() => tf.losses.softmaxCrossEntropy(oneHot, full.apply(x, { training }) as tfjs.Tensor) as tfjs.Scalar, true, vars)!;
+    const step = async () => {
+      const cost = stepSync();
+      try {
+        return (await cost.data())[0]!;
+      } finally {
+        cost.dispose();
+      }
+    };
+    const beforeBytes = tf.memory().numBytes;
+    const { timing, first } = await timeSteps(step, plan, shape[0]!);
+    const steadyBytes = tf.memory().numBytes;
+    let peakBytes: number | null = null;
+    try {
+      tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
+      const info = await tf.profile(async () => {
+        await step();
+      });
+      peakBytes = info.peakBytes;
+    } catch {
+      // tf.profile unavailable on this backend: the peak stays unmeasured (null in the report)
+    }
+    return { timing, firstLoss: first, memory: { peakBytes, steadyBytes, beforeBytes } satisfies Memory, trainableParameters: trainable };
+  } finally {
+    optimizer.dispose();
+    x.dispose();
+    oneHot.dispose();
+    dense.dispose();
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * Model benchmarks (issue 6, section 1): MobileNetV2 (alpha 1.0) and ResNet-50, graft against
+ * TensorFlow.js's WebGPU backend (tfjs-layers models of the same architecture and weights) on the same
+ * adapter in the same run: inference img/s at 224 and 160 (batch 1 and 8), training-step img/s at
+ * batch 8 in three regimes (head only, last stages, everything), memory per regime, time to first
+ * step. Every inference case is checked (graft's pooled features vs tfjs's on the same input) before
+ * it is timed. Results: results/<adapter>/models-<date>[-quick].{json,md}. Measurement notes:
+ * models/measure.ts.
+ *
+ *   pnpm --filter @graft/benchmarks bench:models [--quick] [--filter <regex>] [--train-size 224] [--no-write] [--out <dir>]
+ */
+import { execFileSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createGpu, describeAdapter, gpuInstanceOf, type Gpu } from '@graft/kernels';
+import { adapterSlug, writeAtomically } from './kernels/report.js';
+import { models } from './models/cases.js';
+import { graftInference, graftTrain, seededInput, tfjsInference, tfjsTrain, type Regime, type RepetitionPlan } from './models/measure.js';
+import type { TfAll } from './models/peers.js';
+import { caseLabel, modelMarkdown, type ModelCaseResult, type ModelReport } from './models/report.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const defaultOut = resolve(here, '..', 'results');
+/** Inference outputs must agree within this, relative to the largest tfjs value (ResNet-50's random-weight features are ~0.1). */
+const tolerance = 1e-3;
+const classes = 5;
+/** Small, so the weights graft and tfjs train stay close enough across regimes for the loss check. */
+const lr = 1e-5;
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** As run.ts: tfjs's webgpu backend on graft's adapter, found through navigator.gpu. */
+async function loadTfjs(gpu: Gpu): Promise<TfAll> {
+  const instance = gpu.adapter ? gpuInstanceOf(gpu.adapter) : undefined;
+  if (!instance) throw new Error('no GPU instance to hand to TensorFlow.js');
+  if (!(globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu) {
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu: instance }, configurable: true, writable: true });
+  }
+  const tf = (await import('@tensorflow/tfjs')) as TfAll;
+  await import('@tensorflow/tfjs-backend-webgpu');
+  if (!(await tf.setBackend('webgpu'))) throw new Error("tf.setBackend('webgpu') failed");
+  await tf.ready();
+  return tf;
+}
+
+function gitCommit(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: here, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function compare(ours: Float32Array, theirs: Float32Array): { ok: boolean; summary: string } {
+  if (ours.length !== theirs.length) return { ok: false, summary: `graft gave ${ours.length} values, tfjs ${theirs.length}` };
+  let maxAbs = 0;
+  let maxRef = 0;
+  for (let i = 0; i < ours.length; i++) {
+    maxAbs = Math.max(maxAbs, Math.abs(ours[i]! - theirs[i]!));
+    maxRef = Math.max(maxRef, Math.abs(theirs[i]!));
+  }
+  const ok = maxAbs <= tolerance * maxRef && Number.isFinite(maxAbs);
+  return { ok, summary: `max abs diff ${maxAbs.toExponential(1)} (largest tfjs value ${maxRef.toFixed(2)})` };
+}
+
+interface Options {
+  quick: boolean;
+  filter: RegExp | null;
+  trainSize: number;
+  out: string | null;
+}
+
+export async function runModelBenchmarks(options: Options, log = (line: string) => console.log(line)) {
+  const plan: RepetitionPlan = options.quick ? { warmup: 0, reps: 1 } : { warmup: 1, reps: 3 };
+  const gpu = await createGpu();
+  const adapter = describeAdapter(gpu.adapter!, gpu.device);
+  const tf = await loadTfjs(gpu);
+  log(`adapter: ${adapter.name}; tfjs ${tf.version.tfjs} webgpu backend`);
+  const inferenceShapes: [size: number, batch: number][] = [[224, 1], [224, 8], [160, 1], [160, 8]];
+  const sizes = [...new Set([...inferenceShapes.map(([s]) => s), options.trainSize])];
+  const regimes: Regime[] = ['head', 'last', 'all'];
+  const cases: ModelCaseResult[] = [];
+  const selected = (c: ModelCaseResult) => !options.filter || options.filter.test(`${c.model} ${caseLabel(c)}`);
+
+  for (const spec of models) {
+    const planned: ModelCaseResult[] = [
+      ...inferenceShapes.map(([size, batch]): ModelCaseResult => ({ model: spec.name, kind: 'inference', size, batch })),
+      ...regimes.map((regime): ModelCaseResult => ({ model: spec.name, kind: 'training', regime, size: options.trainSize, batch: 8, regimeDetail: regime === 'last' ? spec.lastLabel : undefined })),
+    ].filter(selected);
+    if (!planned.length) continue;
+    log(`${spec.name}: setting up graft and tfjs models ...`);
+    const pair = await spec.setup(gpu, tf, sizes);
+    try {
+      for (const c of planned) {
+        log(`${spec.name} ${caseLabel(c)} ...`);
+        const shape = [c.batch, c.size, c.size, 3];
+        const input = seededInput(c.batch * c.size * c.size * 3);
+        const peer = pair.tfjs.get(c.size)!;
+        try {
+          if (c.kind === 'inference') {
+            // Check, then time: tfjs's first step (its outputs) is compared with graft's before either counts.
+            const g = await graftInference(gpu, pair.graft, input, shape, { warmup: 0, reps: 0 });
+            const t = await tfjsInference(tf, peer, input, shape, { warmup: 0, reps: 0 });
+            const outcome = compare(g.first, t.first);
+            c.check = `${outcome.ok ? 'matched' : 'MISMATCH'}: ${outcome.summary}`;
+            if (!outcome.ok) throw new Error(`graft and tfjs disagree, not timed: ${outcome.summary}`);
+            const gt = await graftInference(gpu, pair.graft, input, shape, plan);
+            const tt = await tfjsInference(tf, peer, input, shape, plan);
+            // The first-step times are the checking runs': the first time each case's shapes ran.
+            c.graft = { ...gt.timing, firstStepMs: g.timing.firstStepMs };
+            c.tfjs = { ...tt.timing, firstStepMs: t.timing.firstStepMs };
+          } else {
+            const labels = Uint32Array.from({ length: c.batch }, (_, i) => i % classes);
+            const setup = { modelName: spec.key, backbone: pair.graft, numFeatures: spec.numFeatures, classes, lastUnits: spec.lastUnits, lr };
+            const g = await graftTrain(gpu, setup, c.regime!, input, shape, labels, plan);
+            c.graft = { ...g.timing, memory: g.memory, trainableParameters: g.trainableParameters };
+            try {
+              const t = await tfjsTrain(tf, peer, setup, c.regime!, spec.lastLayers, g.headWeights, input, shape, labels, plan);
+              c.tfjs = { ...t.timing, memory: t.memory, trainableParameters: t.trainableParameters };
+              const diff = Math.abs(g.firstLoss - t.firstLoss);
+              const params = g.trainableParameters === t.trainableParameters ? '' : `; trainable parameters differ: graft ${g.trainableParameters}, tfjs ${t.trainableParameters}`;
+              c.check = `${diff <= tolerance ? 'matched' : 'MISMATCH'}: first loss graft ${g.firstLoss.toFixed(5)}, tfjs ${t.firstLoss.toFixed(5)}${params}`;
+            } catch (error) {
+              c.tfjsError = message(error);
+            }
+          }
+          if (c.graft && c.tfjs) c.ratio = c.graft.imagesPerSecond / c.tfjs.imagesPerSecond;
+          log(`  graft ${c.graft?.imagesPerSecond.toFixed(2)} img/s, tfjs ${c.tfjs?.imagesPerSecond.toFixed(2) ?? c.tfjsError} img/s; ${c.check ?? ''}`);
+        } catch (error) {
+          c.error = message(error);
+          log(`  failed: ${c.error}`);
+          await gpu.sync().catch(() => {});
+        }
+        cases.push(c);
+      }
+    } finally {
+      // Optimizer.release encodes copies out of its arenas: they must run before the buffers are freed and trimmed.
+      await gpu.sync();
+      pair.dispose();
+      await gpu.sync();
+      gpu.pool.trim();
+    }
+  }
+
+  const report: ModelReport = {
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    adapter: { name: adapter.name, vendor: adapter.vendor, architecture: adapter.architecture, software: adapter.software },
+    node: process.version,
+    tfjs: tf.version.tfjs,
+    quick: options.quick,
+    plan,
+    timing: 'wall clock per whole step, ending in a read of the output (features or loss) to the host, both peers',
+    cases,
+    notMeasured: [
+      'GPU-side memory of tfjs beyond live tensors (its buffer manager pools freed buffers; tf.memory() does not count them), and graft memory outside its pool (uniforms, pipelines).',
+      'Inference memory (training regimes only).',
+    ],
+  };
+  const markdown = modelMarkdown(report);
+  log('');
+  log(markdown);
+  let files: { json: string; md: string } | null = null;
+  if (options.out !== null) {
+    const stem = join(options.out, adapterSlug(adapter.name), `models-${report.date.slice(0, 10)}${options.filter ? '-filtered' : ''}${options.quick ? '-quick' : ''}`);
+    files = { json: `${stem}.json`, md: `${stem}.md` };
+    writeAtomically(files.json, `${JSON.stringify(report, null, 2)}\n`);
+    writeAtomically(files.md, markdown);
+    log(`wrote ${files.json}`);
+  }
+  tf.engine().reset();
+  gpu.destroy();
+  return { report, markdown, files };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      filter: { type: 'string' },
+      'train-size': { type: 'string', default: '224' },
+      out: { type: 'string' },
+      'no-write': { type: 'boolean', default: false },
+    },
+  });
+  const trainSize = Number(values['train-size']);
+  if (!(Number.isInteger(trainSize) && trainSize >= 32)) throw new Error(`--train-size expects an integer >= 32, got ${values['train-size']}`);
+  await runModelBenchmarks({
+    quick: values.quick,
+    filter: values.filter ? new RegExp(values.filter, 'i') : null,
+    trainSize,
+    out: values['no-write'] ? null : (values.out ?? defaultOut),
+  });
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error) => {
+    console.error(`bench:models: ${error instanceof Error ? (process.env.GRAFT_DEBUG ? error.stack : error.message) : String(error)}`);
+    process.exit(1);
+  });
+}
