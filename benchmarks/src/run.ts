@@ -7,12 +7,12 @@
  *
  * Also importable: `runKernelBenchmarks(options)` (the CLI's `graft bench`).
  */
-import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createGpu, describeAdapter, gpuInstanceOf, type Gpu } from '@graft/kernels';
+import { createGpu, describeAdapter, type Gpu } from '@graft/kernels';
+import { gitCommit, loadTfjsWebgpu } from './peer.js';
 import type { KernelBenchCase, Tf, TfRun } from './kernels/case.js';
 import { compareWithPeer, firstNonFinite, type HostOutput } from './kernels/check.js';
 import { measureFmaPeak, type FmaPeak } from './kernels/fmaPeak.js';
@@ -72,31 +72,6 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** TensorFlow.js on the adapter graft uses: its webgpu backend finds the GPU through navigator.gpu. */
-async function loadTfjs(gpu: Gpu): Promise<Tf> {
-  const instance = gpu.adapter ? gpuInstanceOf(gpu.adapter) : undefined;
-  if (!instance) throw new Error('no GPU instance to hand to TensorFlow.js');
-  if (!(globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu) {
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu: instance }, configurable: true, writable: true });
-  }
-  const tf = (await import('@tensorflow/tfjs-core')) as Tf;
-  // tfjs-core's Node build registers no gradients; the union package's does, so peers may use tf.grad.
-  await import('@tensorflow/tfjs');
-  // The backend registers itself on import, and only when navigator.gpu exists: so, imported now.
-  await import('@tensorflow/tfjs-backend-webgpu');
-  if (!(await tf.setBackend('webgpu'))) throw new Error("tf.setBackend('webgpu') failed");
-  await tf.ready();
-  return tf;
-}
-
-function gitCommit(): string | null {
-  try {
-    return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: here, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return null;
-  }
-}
-
 export async function runKernelBenchmarks(options: KernelBenchOptions = {}): Promise<KernelBenchResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const quick = !!options.quick;
@@ -115,7 +90,7 @@ export async function runKernelBenchmarks(options: KernelBenchOptions = {}): Pro
   let tfMethod: TimingMethod | null = null;
   let tfjsUnavailable: string | undefined;
   try {
-    tf = await loadTfjs(gpu);
+    tf = (await loadTfjsWebgpu(gpu)) as unknown as Tf;
     tfMethod = tfjsTimingMethod(tf);
     log(`tfjs ${tf.version_core} webgpu backend; tfjs timing: ${tfMethod}`);
   } catch (error) {

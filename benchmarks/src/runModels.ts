@@ -9,11 +9,11 @@
  *
  *   pnpm --filter @graft/benchmarks bench:models [--quick] [--filter <regex>] [--train-size 224] [--no-write] [--out <dir>]
  */
-import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createGpu, describeAdapter, gpuInstanceOf, type Gpu } from '@graft/kernels';
+import { createGpu, describeAdapter, type Gpu } from '@graft/kernels';
+import { gitCommit, loadTfjsWebgpu } from './peer.js';
 import { adapterSlug, writeAtomically } from './kernels/report.js';
 import { models } from './models/cases.js';
 import { graftInference, graftTrain, seededInput, tfjsInference, tfjsTrain, type Regime, type RepetitionPlan } from './models/measure.js';
@@ -29,28 +29,6 @@ const classes = 5;
 const lr = 1e-5;
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
-/** As run.ts: tfjs's webgpu backend on graft's adapter, found through navigator.gpu. */
-async function loadTfjs(gpu: Gpu): Promise<TfAll> {
-  const instance = gpu.adapter ? gpuInstanceOf(gpu.adapter) : undefined;
-  if (!instance) throw new Error('no GPU instance to hand to TensorFlow.js');
-  if (!(globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu) {
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu: instance }, configurable: true, writable: true });
-  }
-  const tf = (await import('@tensorflow/tfjs')) as TfAll;
-  await import('@tensorflow/tfjs-backend-webgpu');
-  if (!(await tf.setBackend('webgpu'))) throw new Error("tf.setBackend('webgpu') failed");
-  await tf.ready();
-  return tf;
-}
-
-function gitCommit(): string | null {
-  try {
-    return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: here, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return null;
-  }
-}
 
 function compare(ours: Float32Array, theirs: Float32Array): { ok: boolean; summary: string } {
   if (ours.length !== theirs.length) return { ok: false, summary: `graft gave ${ours.length} values, tfjs ${theirs.length}` };
@@ -75,7 +53,7 @@ export async function runModelBenchmarks(options: Options, log = (line: string) 
   const plan: RepetitionPlan = options.quick ? { warmup: 0, reps: 1 } : { warmup: 1, reps: 3 };
   const gpu = await createGpu();
   const adapter = describeAdapter(gpu.adapter!, gpu.device);
-  const tf = await loadTfjs(gpu);
+  const tf = await loadTfjsWebgpu(gpu);
   log(`adapter: ${adapter.name}; tfjs ${tf.version.tfjs} webgpu backend`);
   const inferenceShapes: [size: number, batch: number][] = [[224, 1], [224, 8], [160, 1], [160, 8]];
   const sizes = [...new Set([...inferenceShapes.map(([s]) => s), options.trainSize])];

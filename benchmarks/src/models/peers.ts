@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as tfjs from '@tensorflow/tfjs';
 
-export type TfAll = typeof tfjs;
+import type { TfAll } from '../peer.js';
+export type { TfAll };
 type LayersModel = tfjs.LayersModel;
 type SymbolicTensor = tfjs.SymbolicTensor;
 

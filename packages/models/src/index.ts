@@ -1,6 +1,7 @@
 export { BasicBlock, Bottleneck, ResNet, ResNetTrunk, resnet, resnetConfigs, type BlockClass, type ResNetName, type ResNetOptions } from './resnet.js';
 export {
   encodeSafetensors,
+  type EncodableEntry,
   halfToFloat,
   parseSafetensors,
   readSafetensors,

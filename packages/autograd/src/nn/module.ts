@@ -22,6 +22,16 @@ export interface LoadResult {
   misShapedKeys?: string[];
 }
 
+/** A strict load's refusal: every missing, unexpected and mis-shaped key, one kind per line, under `heading`. */
+export function formatLoadProblems(heading: string, { missingKeys, unexpectedKeys, misShapedKeys = [] }: LoadResult): string {
+  const lines = [
+    ...(missingKeys.length > 0 ? [`missing keys (${missingKeys.length}): ${missingKeys.join(', ')}`] : []),
+    ...(unexpectedKeys.length > 0 ? [`unexpected keys (${unexpectedKeys.length}): ${unexpectedKeys.join(', ')}`] : []),
+    ...(misShapedKeys.length > 0 ? [`mis-shaped keys (${misShapedKeys.length}):`, ...misShapedKeys.map((m) => `  ${m}`)] : []),
+  ];
+  return `${heading}:\n${lines.join('\n')}`;
+}
+
 /** Copies `src` into `dst`'s buffer on the GPU (same element count), keeping dst's identity. */
 export function copyInto(dst: Tensor, src: GpuTensor): void {
   if (src.size !== dst.size) throw new AutogradError(`copyInto: ${src.size} elements into ${dst.describe()} of ${dst.size}`);
@@ -139,12 +149,7 @@ export abstract class Module {
     // Strict: any problem throws, listing all of them. Non-strict (Keras' skip_mismatch, what transfer
     // learning wants for a classifier of another size): mis-shaped tensors are skipped and reported.
     if (strict && (misShaped.length > 0 || missingKeys.length > 0 || unexpectedKeys.length > 0)) {
-      const lines = [
-        ...(missingKeys.length > 0 ? [`missing keys (${missingKeys.length}): ${missingKeys.join(', ')}`] : []),
-        ...(unexpectedKeys.length > 0 ? [`unexpected keys (${unexpectedKeys.length}): ${unexpectedKeys.join(', ')}`] : []),
-        ...(misShaped.length > 0 ? [`mis-shaped keys (${misShaped.length}):`, ...misShaped.map((m) => `  ${m}`)] : []),
-      ];
-      throw new AutogradError(`loadStateDict (${this.constructor.name}):\n${lines.join('\n')}`);
+      throw new AutogradError(formatLoadProblems(`loadStateDict (${this.constructor.name})`, { missingKeys, unexpectedKeys, misShapedKeys: misShaped }));
     }
     for (const [key, target] of Object.entries(own)) {
       const source = entries.get(key);

@@ -9,9 +9,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createGpu } from '@graft/kernels';
-import { readSafetensors, type Preprocessing } from '@graft/models';
+import { encodeSafetensors, readSafetensors, type Preprocessing } from '@graft/models';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createDecodePool, scanImageFolder, type Sample } from '../data/index.js';
+import { createDecodePool, imageSpecFor, scanImageFolder, type Sample } from '../data/index.js';
 import { writeFileAtomic } from '../report/index.js';
 import { loadBackbone, modelNames, type ModelName } from '../train/backbones.js';
 import { extractFeatures, featureKey, FeatureCache } from '../train/featureCache.js';
@@ -66,21 +66,9 @@ export function shardPath(out: string, shard: Shard): string {
   return `${stem(out)}.shard-${shard.index}-of-${shard.count}.safetensors`;
 }
 
-/** safetensors with `features` F32 [n, d] and `labels` I32 [n] (the models package's writer knows only F32). */
+/** safetensors with `features` F32 [n, d] and `labels` I32 [n]. */
 export function encodeFeatureFile(features: Float32Array, n: number, d: number, labels: Int32Array): Uint8Array {
-  let json = JSON.stringify({
-    features: { dtype: 'F32', shape: [n, d], data_offsets: [0, 4 * n * d] },
-    labels: { dtype: 'I32', shape: [n], data_offsets: [4 * n * d, 4 * n * d + 4 * n] },
-  });
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
-  const header = Buffer.from(json);
-  const out = Buffer.alloc(8 + header.byteLength + 4 * n * (d + 1));
-  out.writeBigUInt64LE(BigInt(header.byteLength), 0);
-  header.copy(out, 8);
-  let at = 8 + header.byteLength;
-  for (const v of features) at = out.writeFloatLE(v, at);
-  for (const v of labels) at = out.writeInt32LE(v, at);
-  return out;
+  return encodeSafetensors({ features: { data: features, shape: [n, d] }, labels: { data: Float32Array.from(labels), shape: [n], dtype: 'I32' } });
 }
 
 export function writeFeatureFile(out: string, rows: Float32Array[], labels: number[], width: number, sidecar: FeatureSidecar): void {
@@ -178,8 +166,7 @@ export async function runExtract(data: string, flags: ExtractFlags, warn: (m: st
     const loaded = await loadBackbone(gpu, { model: flags.model, weights: flags.weights, alpha: flags.alpha, warn });
     try {
       const p = loaded.preprocessing;
-      const size = flags.size ?? p.crop;
-      const spec = { size: [size, size] as [number, number], resize: Math.round((size * p.resize) / p.crop), interpolation: p.interpolation };
+      const spec = imageSpecFor(p, flags.size);
       const key = featureKey({ model: flags.model, alpha: flags.alpha, weights: flags.weights, preprocessing: p, spec });
       if (!key.cacheable && flags.cache) warn('--weights none: random weights are not cached (their values depend on build order)');
       const cache = flags.cache && key.cacheable ? new FeatureCache(key, flags.cacheDir) : undefined;

@@ -14,8 +14,8 @@ import { createProgress } from '../progress.js';
 import { loadBackbone, modelNames, type ModelName } from '../train/backbones.js';
 import { defaultTrainConfig, type TrainConfig } from '../train/config.js';
 import { GraftModel } from '../train/graftModel.js';
-import { formatGroupTable, parameterGroups, globMatch } from '../train/groups.js';
-import { openDataset, runTraining, scaleLr } from '../train/run.js';
+import { formatGroupTable } from '../train/groups.js';
+import { openDataset, preparePhase, runTraining, scaleLr } from '../train/run.js';
 
 export function intArg(name: string, min = 0) {
   return (value: string): number => {
@@ -191,20 +191,23 @@ async function dryRun(config: TrainConfig, print: (s: string) => void): Promise<
       const phases: [1 | 2, string][] = [[1, config.lr]];
       if (config.mode === 'finetune') phases.push([2, config.fineTuneLr ?? scaleLr(config.lr, 0.1)]);
       for (const [phase, lr] of phases) {
-        gm.setTrainable(phase === 1 ? 0 : config.unfreezeLast, phase === 1 ? 'frozen' : config.bn);
+        // The optimizer training would build, so the table shows the groups exactly as resolved.
+        const optimizer = preparePhase(gm, config, phase, lr);
         const named = [...gm.model.namedParameters()];
-        const trainable = named.filter(([, p]) => p.requiresGrad).map(([n]) => n);
-        const unitParams = new Map(gm.units.map((u) => [u.name, named.filter(([, p]) => u.modules.some((m) => m.parameters().includes(p))).map(([n]) => n)]));
-        const groups = parameterGroups(lr, config.weightDecay, { unitParams, trainable });
-        const claimed = new Set<string>();
-        const rows = groups.map((g) => {
-          const selectors = [g.params as string | RegExp | (string | RegExp)[]].flat();
-          const names = trainable.filter((n) => !claimed.has(n) && (g.params === '**' || selectors.some((s) => (s instanceof RegExp ? s.test(n) : globMatch(s, n)))));
-          names.forEach((n) => claimed.add(n));
-          const params = named.filter(([n]) => names.includes(n)).reduce((sum, [, p]) => sum + p.size, 0);
-          const bns = [...gm.batchNormModes()].filter(([m]) => names.some((n) => n.startsWith(`${m}.`))).map(([, mode]) => mode ?? 'follows train/eval');
-          return { name: g.name ?? '', tensors: names.length, parameters: params, lr: g.lr ?? 0, weightDecay: g.weightDecay ?? 0, batchNorm: [...new Set(bns)].join(', ') || '-' };
+        const modes = [...gm.batchNormModes()];
+        const rows = optimizer.paramGroups.map((g) => {
+          const group = g as unknown as { name: string; names: string[]; params: { size: number }[]; lr: number; weightDecay?: number };
+          const bns = modes.filter(([m]) => group.names.some((n) => n.startsWith(`${m}.`))).map(([, mode]) => mode ?? 'follows train/eval');
+          return {
+            name: group.name,
+            tensors: group.names.length,
+            parameters: group.params.reduce((sum, p) => sum + p.size, 0),
+            lr: group.lr,
+            weightDecay: group.weightDecay ?? 0,
+            batchNorm: [...new Set(bns)].join(', ') || '-',
+          };
         });
+        optimizer.release();
         const frozen = named.filter(([, p]) => !p.requiresGrad).reduce((sum, [, p]) => sum + p.size, 0);
         print(`\nphase ${phase}: ${phase === 1 ? 'head on the frozen backbone' : `last ${config.unfreezeLast} unit(s) unfrozen: ${gm.trainableUnitNames().join(', ')}`} (${frozen.toLocaleString('en-US')} frozen parameters)`);
         print(formatGroupTable(rows));

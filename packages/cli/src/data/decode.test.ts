@@ -125,5 +125,7 @@ describe('decodeImage', () => {
   it('takes its geometry from the weights preprocessing', () => {
     const spec = imageSpecFor({ name: 't', channelOrder: 'rgb', scale: 1, mean: [0, 0, 0], std: [1, 1, 1], resize: 256, crop: 224, interpolation: 'bicubic' });
     expect(spec).toEqual({ size: [224, 224], resize: 256, interpolation: 'bicubic' });
+    // Another size keeps the resize-to-crop ratio: 160 -> round(160 * 256 / 224) = 183.
+    expect(imageSpecFor({ ...{ name: 't', channelOrder: 'rgb', scale: 1, mean: [0, 0, 0], std: [1, 1, 1], interpolation: 'bicubic' }, resize: 256, crop: 224 } as Parameters<typeof imageSpecFor>[0], 160)).toEqual({ size: [160, 160], resize: 183, interpolation: 'bicubic' });
   });
 });

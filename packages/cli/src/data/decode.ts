@@ -34,8 +34,10 @@ export class DecodeError extends Error {
 }
 
 /** The geometry the weights were trained with. */
-export function imageSpecFor(p: Preprocessing): ImageSpec {
-  return { size: [p.crop, p.crop], resize: p.resize, interpolation: p.interpolation };
+export function imageSpecFor(p: Preprocessing, size?: number): ImageSpec {
+  if (!size) return { size: [p.crop, p.crop], resize: p.resize, interpolation: p.interpolation };
+  // Another input size keeps the weights' resize-to-crop ratio (e.g. 256/224).
+  return { size: [size, size], resize: Math.round((size * p.resize) / p.crop), interpolation: p.interpolation };
 }
 
 export function refId(ref: ImageRef): string {

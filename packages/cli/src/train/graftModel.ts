@@ -9,6 +9,7 @@
 import { BatchNorm2d, freeze, noGrad, unfreeze, type BatchNormMode, type Sequential, type Tensor } from '@graft/autograd';
 import { withHead, type WithHead } from '@graft/models';
 import type { LoadedBackbone } from './backbones.js';
+import type { GroupContext } from './groups.js';
 import { backboneStages, runStages, trainableUnits, type Stage } from './stages.js';
 
 export class GraftModel {
@@ -41,6 +42,13 @@ export class GraftModel {
     const unfrozen = this.units.slice(this.units.length - n);
     for (const unit of unfrozen) for (const m of unit.modules) unfreeze(m, { bnMode });
     this.split = n === 0 ? this.stages.length : this.stages.indexOf(unfrozen[0]!);
+  }
+
+  /** What `--lr` groups select from: each unit's parameter names, and the names that train now. */
+  groupContext(): GroupContext {
+    const named = [...this.model.namedParameters()];
+    const unitParams = new Map(this.units.map((u) => [u.name, named.filter(([, p]) => u.modules.some((m) => m.parameters().includes(p))).map(([n]) => n)]));
+    return { unitParams, trainable: named.filter(([, p]) => p.requiresGrad).map(([n]) => n) };
   }
 
   /** Names of the units that train (for the parameter-group table and reports). */

@@ -11,7 +11,7 @@
  * (fine-tuning's safe side).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import type { ParamGroupSpec } from '@graft/autograd';
+import { globToRegExp, type ParamGroupSpec } from '@graft/autograd';
 import Table from 'cli-table3';
 
 export class GroupSpecError extends Error {
@@ -118,10 +118,9 @@ function applyWd(groups: ParamGroupSpec[], wd: string | undefined): ParamGroupSp
   return groups.map((g) => (pairs.has(g.name!) ? { ...g, weightDecay: pairs.get(g.name!)! } : g));
 }
 
-/** The glob rule of autograd's freezeByName/param groups: `*` within a segment, `**` across. */
+/** Whether a glob (autograd's rule: `*` within a segment, `**` across) matches a parameter name. */
 export function globMatch(glob: string, name: string): boolean {
-  const re = new RegExp(`^${glob.split('**').map((part) => part.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^.]*')).join('.*')}$`);
-  return re.test(name);
+  return globToRegExp(glob).test(name);
 }
 
 export interface GroupRow {

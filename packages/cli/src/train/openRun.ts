@@ -58,7 +58,6 @@ export async function openRun(gpu: Gpu, runDir: string, warn: (m: string) => voi
   }
   gm.eval();
   const preprocessing = config.preprocessing ?? loaded.preprocessing;
-  const base = imageSpecFor(preprocessing);
-  const spec: ImageSpec = config.size ? { ...base, size: [config.size, config.size], resize: Math.round((config.size * preprocessing.resize) / preprocessing.crop) } : base;
+  const spec = imageSpecFor(preprocessing, config.size);
   return { gm, config, classes: config.classes, preprocessing, spec, checkpoint };
 }

@@ -121,14 +121,16 @@ async function cachedFeatures(ctx: Context, feed: ImageFeed, cache: FeatureCache
   return { shape: [gm.loaded.numFeatures], values: extraction.features, labels: Int32Array.from(feed.samples, (s) => s.label), ids: feed.samples.map((s) => s.id) };
 }
 
+/** Sets what trains in `phase` (frozen backbone, or its last N units with their BN mode) and makes its optimizer over the `--lr` groups. */
+export function preparePhase(gm: GraftModel, config: TrainConfig, phase: 1 | 2, lrSpec: string): Optimizer<object> {
+  gm.setTrainable(phase === 1 ? 0 : config.unfreezeLast, phase === 1 ? 'frozen' : config.bn);
+  return makeOptimizer(config.optimizer, gm.model, parameterGroups(lrSpec, config.weightDecay, gm.groupContext()), config.momentum);
+}
+
 /** One phase: set what trains, build caches, loop over epochs with validation, checkpoints and early stopping. */
 async function runPhase(ctx: Context, phase: 1 | 2, epochs: number, lrSpec: string): Promise<void> {
   const { config, gm, io, gpu } = ctx;
-  gm.setTrainable(phase === 1 ? 0 : config.unfreezeLast, phase === 1 ? 'frozen' : config.bn);
-  const trainable = [...gm.model.namedParameters()].filter(([, p]) => p.requiresGrad).map(([n]) => n);
-  const unitParams = new Map(gm.units.map((u) => [u.name, [...gm.model.namedParameters()].filter(([, p]) => u.modules.some((m) => m.parameters().includes(p))).map(([n]) => n)]));
-  const groups = parameterGroups(lrSpec, config.weightDecay, { unitParams, trainable });
-  const optimizer: Optimizer<object> = makeOptimizer(config.optimizer, gm.model, groups, config.momentum);
+  const optimizer = preparePhase(gm, config, phase, lrSpec);
   const resuming = ctx.resume && ctx.resume.state.position.phase === phase;
   if (resuming && ctx.resume!.optimizer) optimizer.loadStateDict(ctx.resume!.optimizer);
   const weights = classWeights(ctx);
@@ -265,8 +267,7 @@ export async function runTraining(gpu: Gpu, config: TrainConfig, io: RunIO, opti
   const loaded = await loadBackbone(gpu, { model: config.model, weights: config.weights, alpha: config.alpha, warn: io.warn });
   const head = graftHead(gpu, loaded.numFeatures, { hidden: config.head.hidden, dropout: config.head.dropout, activation: config.head.activation, classes: dataset.classes.length });
   const gm = new GraftModel(loaded, head);
-  const base = imageSpecFor(loaded.preprocessing);
-  const spec: ImageSpec = config.size ? { ...base, size: [config.size, config.size], resize: Math.round((config.size * loaded.preprocessing.resize) / loaded.preprocessing.crop) } : base;
+  const spec = imageSpecFor(loaded.preprocessing, config.size);
   const pool = createDecodePool(config.workers);
   const ctx: Context = {
     gpu,

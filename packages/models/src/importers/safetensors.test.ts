@@ -81,6 +81,15 @@ describe('writeSafetensors', () => {
     expect(Number(new DataView(bytes.buffer).getBigUint64(0, true)) % 8).toBe(0);
   });
 
+  it("writes dtype 'I32' entries as int32 (labels), read back exactly", () => {
+    const bytes = encodeSafetensors({ x: { data: Float32Array.from([0.5]), shape: [1] }, labels: { data: Float32Array.from([3, -1, 70000]), shape: [3], dtype: 'I32' } });
+    const parsed = parseSafetensors(bytes);
+    expect(parsed.get('labels')).toEqual({ dtype: 'I32', shape: [3], data: Float32Array.from([3, -1, 70000]) });
+    // The bytes are int32, not float32: 3 as int32 is 03 00 00 00.
+    const end = bytes.byteLength;
+    expect(Array.from(bytes.subarray(end - 12, end - 8))).toEqual([3, 0, 0, 0]);
+  });
+
   it('refuses a tensor whose data does not fill its shape', () => {
     expect(() => encodeSafetensors({ a: { data: new Float32Array(3), shape: [2, 2] } })).toThrow(/tensor 'a' has 3 values for shape \[2, 2\]/);
   });

@@ -130,15 +130,18 @@ export function readSafetensors(path: string): Map<string, SafetensorsEntry> {
   return parseSafetensors(bytes, path);
 }
 
-/** Serialises f32 tensors (in the record's order) as a safetensors file in memory. */
-export function encodeSafetensors(record: Record<string, HostEntry> | Map<string, HostEntry>): Uint8Array {
+/** A tensor to write: f32 by default; `dtype: 'I32'` stores the (integer) values as int32, e.g. labels. */
+export type EncodableEntry = HostEntry & { dtype?: 'F32' | 'I32' | string };
+
+/** Serialises tensors (in the record's order) as a safetensors file in memory: F32, or I32 where asked. */
+export function encodeSafetensors(record: Record<string, EncodableEntry> | Map<string, EncodableEntry>): Uint8Array {
   const entries = record instanceof Map ? [...record] : Object.entries(record);
   const header: Record<string, unknown> = {};
   let offset = 0;
-  for (const [name, { data, shape }] of entries) {
+  for (const [name, { data, shape, dtype }] of entries) {
     const size = shape.reduce((a, b) => a * b, 1);
     if (size !== data.length) throw new SafetensorsError(`encodeSafetensors: tensor '${name}' has ${data.length} values for shape [${shape.join(', ')}]`);
-    header[name] = { dtype: 'F32', shape: [...shape], data_offsets: [offset, offset + 4 * size] };
+    header[name] = { dtype: dtype === 'I32' ? 'I32' : 'F32', shape: [...shape], data_offsets: [offset, offset + 4 * size] };
     offset += 4 * size;
   }
   let json = JSON.stringify(header);
@@ -149,14 +152,15 @@ export function encodeSafetensors(record: Record<string, HostEntry> | Map<string
   view.setBigUint64(0, BigInt(headerBytes.byteLength), true);
   out.set(headerBytes, 8);
   let at = 8 + headerBytes.byteLength;
-  for (const [, { data }] of entries) {
-    for (let i = 0; i < data.length; i++) view.setFloat32(at + 4 * i, data[i]!, true);
+  for (const [, { data, dtype }] of entries) {
+    if (dtype === 'I32') for (let i = 0; i < data.length; i++) view.setInt32(at + 4 * i, data[i]!, true);
+    else for (let i = 0; i < data.length; i++) view.setFloat32(at + 4 * i, data[i]!, true);
     at += 4 * data.length;
   }
   return out;
 }
 
 /** Writes f32 tensors as a .safetensors file atomically: a temporary file beside it, then a rename. */
-export function writeSafetensors(path: string, record: Record<string, HostEntry> | Map<string, HostEntry>): void {
+export function writeSafetensors(path: string, record: Record<string, EncodableEntry> | Map<string, EncodableEntry>): void {
   writeFileAtomic(path, encodeSafetensors(record));
 }

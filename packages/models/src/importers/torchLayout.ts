@@ -12,7 +12,7 @@
  * Which rule applies is decided by the module that owns the key (a Conv2d's `weight`), not by
  * guessing from the shape. Then Module.loadStateDict checks every key and shape (strict by default).
  */
-import { AutogradError, Conv2d, Linear, type HostEntry, type LoadResult, type Module } from '@graft/autograd';
+import { AutogradError, Conv2d, formatLoadProblems, Linear, type HostEntry, type LoadResult, type Module } from '@graft/autograd';
 
 /** The [c, h, w] map a Linear's input was flattened from, for Linears marked by their model. */
 const flattenedInputs = new WeakMap<Linear, readonly [c: number, h: number, w: number]>();
@@ -185,13 +185,7 @@ export function loadTorchStateDict(
   const unexpectedKeys = entries.map(([key]) => key).filter((k) => !(k in own));
   if (strict && (misShaped.length > 0 || missingKeys.length > 0 || unexpectedKeys.length > 0)) {
     // Checked before anything is written: a failed strict load leaves the model as it was.
-    throw new AutogradError(
-      `loadTorchStateDict (${model.constructor.name}):\n${[
-        ...(missingKeys.length > 0 ? [`missing keys (${missingKeys.length}): ${missingKeys.join(', ')}`] : []),
-        ...(unexpectedKeys.length > 0 ? [`unexpected keys (${unexpectedKeys.length}): ${unexpectedKeys.join(', ')}`] : []),
-        ...(misShaped.length > 0 ? [`mis-shaped keys (${misShaped.length}):`, ...misShaped.map((m) => `  ${m}`)] : []),
-      ].join('\n')}`,
-    );
+    throw new AutogradError(formatLoadProblems(`loadTorchStateDict (${model.constructor.name})`, { missingKeys, unexpectedKeys, misShapedKeys: misShaped }));
   }
   const result = model.loadStateDict(converted, { strict: false });
   const skipped = result.misShapedKeys ?? []; // only an entry the layout rules passed but the module did not
