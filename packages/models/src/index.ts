@@ -1,4 +1,4 @@
-export { BasicBlock, Bottleneck, ResNet, ResNetTrunk, resnet, resnetConfigs, type BlockClass, type ResNetName, type ResNetOptions } from './resnet.js';
+export { BasicBlock, Bottleneck, bottleneckForward, ResNet, ResNetTrunk, resnet, resnetConfigs, type BlockClass, type BottleneckLayers, type ResNetName, type ResNetOptions } from './resnet.js';
 export {
   encodeSafetensors,
   type EncodableEntry,

@@ -60,6 +60,27 @@ export class BasicBlock extends Module implements Layer {
   }
 }
 
+/** What a bottleneck's forward reads: torchvision's and Keras' blocks differ only in how these are built. */
+export interface BottleneckLayers {
+  conv1: Layer;
+  bn1: Layer;
+  conv2: Layer;
+  bn2: Layer;
+  conv3: Layer;
+  bn3: Layer;
+  relu: Layer;
+  downsample: Layer | null;
+}
+
+/** 1x1 -> BN -> ReLU -> 3x3 -> BN -> ReLU -> 1x1 -> BN, plus the shortcut, then ReLU (fused into the add). */
+export function bottleneckForward(b: BottleneckLayers, x: Tensor): Tensor {
+  const identity = b.downsample ? b.downsample.forward(x) : x;
+  let out = b.relu.forward(b.bn1.forward(b.conv1.forward(x)));
+  out = b.relu.forward(b.bn2.forward(b.conv2.forward(out)));
+  out = b.bn3.forward(b.conv3.forward(out));
+  return addActivate(out, identity, 'relu');
+}
+
 /** 1x1 reduce, 3x3 (strided, v1.5), 1x1 expand by 4, and the shortcut. */
 export class Bottleneck extends Module implements Layer {
   static readonly expansion = 4;
@@ -85,11 +106,7 @@ export class Bottleneck extends Module implements Layer {
   }
 
   forward(x: Tensor): Tensor {
-    const identity = this.downsample ? this.downsample.forward(x) : x;
-    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-    out = this.relu.forward(this.bn2.forward(this.conv2.forward(out)));
-    out = this.bn3.forward(this.conv3.forward(out));
-    return addActivate(out, identity, 'relu');
+    return bottleneckForward(this, x);
   }
 }
 

@@ -16,7 +16,6 @@
  */
 import type { Gpu } from '@graft/kernels';
 import {
-  addActivate,
   AutogradError,
   BatchNorm2d,
   Conv2d,
@@ -29,7 +28,7 @@ import {
   type LoadResult,
   type Tensor,
 } from '@graft/autograd';
-import { ResNetTrunk } from './resnet.js';
+import { bottleneckForward, ResNetTrunk } from './resnet.js';
 
 /** Keras' BatchNormalization epsilon in keras.applications ResNet. */
 export const kerasResNetBnEps = 1.001e-5;
@@ -62,11 +61,7 @@ export class KerasBottleneck extends Module implements Layer {
   }
 
   forward(x: Tensor): Tensor {
-    const identity = this.downsample ? this.downsample.forward(x) : x;
-    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-    out = this.relu.forward(this.bn2.forward(this.conv2.forward(out)));
-    out = this.bn3.forward(this.conv3.forward(out));
-    return addActivate(out, identity, 'relu');
+    return bottleneckForward(this, x);
   }
 }
 
