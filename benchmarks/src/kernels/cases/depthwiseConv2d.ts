@@ -3,6 +3,9 @@
  * y = relu6(depthwise(x, w) + bias) (the folded depthwise+BN+ReLU6 block); backward is dx + dweight from dy.
  * tfjs runs the same kernels its autograd would: fused depthwise forward, and the
  * DepthwiseConv2dNativeBackpropInput / BackpropFilter kernels that tf.grad of tf.depthwiseConv2d calls.
+ * Fused frozen batch norm: y = relu6(fma(depthwise(x, w), scale, shift)) with a [2, c] scaleShift. tfjs has no
+ * scale epilogue; its nearest peer, and what a tfjs model does with a frozen BN, is the fused
+ * depthwise + bias + relu6 with the scale folded into the filter in setup (w * scale, bias = shift).
  */
 import { depthwiseConv2d, depthwiseConv2dBackward, depthwiseConv2dOutputShape, type Gpu } from '@graft/kernels';
 import type { KernelBenchCase, Tf } from '../case.js';
@@ -58,6 +61,41 @@ function forward(layer: Layer): KernelBenchCase {
   };
 }
 
+function fusedBatchNorm(layer: Layer): KernelBenchCase {
+  const { size, c, stride } = layer;
+  const d = dims(layer);
+  // scale in [0.5, 1.5) (BN's gamma * invstd near 1), shift in [-1, 1).
+  const scale = uniformData(5, c).map((v) => 1 + 0.5 * v);
+  const shift = uniformData(6, c);
+  return {
+    kernel: 'depthwiseConv2d',
+    label: `${label(layer)} +frozenBN+relu6`,
+    direction: 'forward',
+    flops: 2 * d.ySize * k * k,
+    bytes: f32 * (d.xSize + d.wSize + 2 * c + d.ySize),
+    graft(gpu: Gpu) {
+      const x = gpu.upload(uniformData(1, d.xSize), [batch, size, size, c]);
+      const w = gpu.upload(uniformData(2, d.wSize), [k, k, c]);
+      const scaleShift = gpu.upload(Float32Array.of(...scale, ...shift), [2, c]);
+      const y = gpu.allocate([batch, d.hOut, d.wOut, c]);
+      return {
+        run: () => depthwiseConv2d(gpu, x, w, { stride, padding: 'same', scaleShift, activation: 'relu6' }, y),
+        dispose: () => gpu.release(x, w, scaleShift, y),
+      };
+    },
+    tfjs(tf: Tf) {
+      const x = tf.tensor4d(uniformData(1, d.xSize), [batch, size, size, c]);
+      // Weight [k, k, c] flat: channel is the fastest index, so element i belongs to channel i % c.
+      const w = tf.tensor4d(uniformData(2, d.wSize).map((v, i) => v * scale[i % c]!), [k, k, c, 1]);
+      const bias = tf.tensor1d(shift);
+      return {
+        run: () => tf.fused.depthwiseConv2d({ x, filter: w, strides: stride, pad: 'same', bias, activation: 'relu6' }),
+        dispose: () => tf.dispose([x, w, bias]),
+      };
+    },
+  };
+}
+
 function backward(layer: Layer): KernelBenchCase {
   const { size, c, stride } = layer;
   const d = dims(layer);
@@ -105,4 +143,11 @@ const layers: Layer[] = [
   { size: 7, c: 960, stride: 1 },
 ];
 
-export const cases: KernelBenchCase[] = layers.flatMap((layer) => [forward(layer), backward(layer)]);
+/** MobileNetV2 layers timed with the fused frozen batch norm (the three largest depthwise costs of its inference). */
+const batchNormLayers: Layer[] = [
+  { size: 112, c: 96, stride: 2 },
+  { size: 56, c: 144, stride: 1 },
+  { size: 14, c: 384, stride: 1 },
+];
+
+export const cases: KernelBenchCase[] = [...layers.flatMap((layer) => [forward(layer), backward(layer)]), ...batchNormLayers.map(fusedBatchNorm)];

@@ -42,6 +42,12 @@ export interface Conv2dOptions {
 
 export interface Conv2dForwardOptions extends Conv2dOptions {
   bias?: GpuTensor;
+  /**
+   * [2, c_out] scale row and shift row applied as fma(sum, scale, shift) before the activation: a
+   * frozen batch norm fused into the convolution (batchNormScaleShift gives it). Bit-identical to
+   * conv2d then batchNormApply. Not together with bias.
+   */
+  scaleShift?: GpuTensor;
   activation?: Activation;
 }
 
@@ -100,9 +106,14 @@ export function conv2d(gpu: Gpu, x: GpuTensor, weight: GpuTensor, options: Conv2
   for (const [name, t] of [['x', x], ['weight', weight], ['bias', options.bias]] as const) if (t) expectDType('conv2d', name, t, 'f32');
   const activation = activationCode('conv2d', options.activation);
   if (options.bias) expectShape('conv2d', 'bias', options.bias, [g.cOut], 'one per output channel');
+  if (options.scaleShift) {
+    if (options.bias) throw new KernelArgumentError('conv2d', 'scaleShift', 'no bias beside it (fold the bias into the shift)', 'a bias too');
+    expectShape('conv2d', 'scaleShift', options.scaleShift, [2, g.cOut], 'scale row, shift row, one per output channel');
+    expectDType('conv2d', 'scaleShift', options.scaleShift, 'f32');
+  }
   const outShape = [g.n, g.hOut, g.wOut, g.cOut];
   if (isPointwise(g)) {
-    const y = matmul(gpu, x.reshape([g.n * g.h * g.w, g.cIn]), weight.reshape([g.cIn, g.cOut]), { bias: options.bias, activation: options.activation });
+    const y = matmul(gpu, x.reshape([g.n * g.h * g.w, g.cIn]), weight.reshape([g.cIn, g.cOut]), { bias: options.bias, scaleShift: options.scaleShift, activation: options.activation });
     return y.reshape(outShape);
   }
   const y = gpu.allocate(outShape);
@@ -115,8 +126,8 @@ export function conv2d(gpu: Gpu, x: GpuTensor, weight: GpuTensor, options: Conv2
   const pixelBlocks = groupsFor(g.n * g.hOut * g.wOut, forwardPixels);
   const layers = groupsFor(pixelBlocks, gpu.limits.maxComputeWorkgroupsPerDimension);
   gpu.dispatch(forwardKernel, {
-    bindings: [x, weight, options.bias ?? gpu.placeholder(), y],
-    uniforms: { ...geometryUniforms(g), has_bias: options.bias ? 1 : 0, activation },
+    bindings: [x, weight, options.scaleShift ?? options.bias ?? gpu.placeholder(), y],
+    uniforms: { ...geometryUniforms(g), has_bias: options.bias ? 1 : 0, scale_shift: options.scaleShift ? 1 : 0, activation },
     workgroups: [groupsFor(channelBlocks, wgSize), groupsFor(pixelBlocks, layers), layers],
     entryPoint: wide ? 'main_vec4_wide' : vec4Weights ? 'main_vec4' : 'main',
     overrides: { wg_size: wgSize },
@@ -199,9 +210,9 @@ export function conv2dHost(
   gpu: Gpu,
   x: HostTensor,
   weight: HostTensor,
-  options: Omit<Conv2dForwardOptions, 'bias'> & { bias?: HostTensor } = {},
+  options: Omit<Conv2dForwardOptions, 'bias' | 'scaleShift'> & { bias?: HostTensor; scaleShift?: HostTensor } = {},
 ): Promise<HostTensor> {
-  return runOnHost(gpu, { x, weight, bias: options.bias }, (t) => conv2d(gpu, t.x, t.weight, { ...options, bias: t.bias }));
+  return runOnHost(gpu, { x, weight, bias: options.bias, scaleShift: options.scaleShift }, (t) => conv2d(gpu, t.x, t.weight, { ...options, bias: t.bias, scaleShift: t.scaleShift }));
 }
 
 export function conv2dBackwardHost(

@@ -4,7 +4,8 @@
 //   x read as 0 outside [0, h) x [0, w) (explicit / TF-'same' padding is resolved by the launcher).
 //
 // Layouts: x NHWC [n, h, w, c_in]; weight HWIO [k_h, k_w, c_in, c_out]; bias [c_out] (read only when
-// has_bias = 1); y NHWC [n, h_out, w_out, c_out]. activation: 0 none, 1 relu, 2 relu6.
+// has_bias = 1), or [2, c_out] scale and shift rows when scale_shift = 1 (a fused frozen batch norm:
+// y = act(fma(sum, scale[co], shift[co]))); y NHWC [n, h_out, w_out, c_out]. activation: 0 none, 1 relu, 2 relu6.
 //
 // Work split: a workgroup owns TILE_X = 16 consecutive output pixels in (b, oy, ox) order (they may
 // span rows and images, so no output width wastes lanes); each of its wg_size invocations owns a
@@ -56,6 +57,7 @@ struct Params {
   pad_top: u32,
   pad_left: u32,
   has_bias: u32,
+  scale_shift: u32,
   activation: u32,
 }
 
@@ -155,21 +157,26 @@ fn high(q: Quad) -> Pair {
   return Pair(q[2], q[3]);
 }
 
-// Writes act(acc + bias) for the pixels and channels that exist. A runtime loop over pixels keeps the
-// shader small (compile time).
+// Writes act(fma(acc, scale, shift)) for the pixels and channels that exist: [scale, shift] is
+// [1, bias] with a bias (fma(acc, 1, b) is acc + b exactly), the scale and shift rows of a fused
+// frozen batch norm when scale_shift = 1 (the bias binding then holds [2, c_out]; batch_norm_apply's
+// formula, so fused equals conv then batch norm bit for bit), [1, 0] otherwise. A runtime loop over
+// pixels keeps the shader small (compile time).
 fn store_tile(tile: array<Pair, TILE_X>, first: u32, co0: u32) {
   let c_out = params.c_out;
-  var bias_v: Pair;
-  if (params.has_bias == 1u) {
-    for (var i = 0u; i < TILE_CO; i++) {
-      bias_v[i / 4u][i % 4u] = bias[min(co0 + i, c_out - 1u)];
-    }
+  let fused = params.scale_shift == 1u;
+  var scale_v: Pair;
+  var shift_v: Pair;
+  for (var i = 0u; i < TILE_CO; i++) {
+    let co = min(co0 + i, c_out - 1u);
+    scale_v[i / 4u][i % 4u] = select(1.0, bias[co], fused);
+    shift_v[i / 4u][i % 4u] = select(0.0, bias[select(co, c_out + co, fused)], fused || params.has_bias == 1u);
   }
   let pixels = min(TILE_X, params.n * params.h_out * params.w_out - first);
   for (var p = 0u; p < pixels; p++) {
     let y_at = (first + p) * c_out + co0;
     for (var j = 0u; j < VEC_CO; j++) {
-      let v = activate(tile[p][j] + bias_v[j]);
+      let v = activate(fma(tile[p][j], scale_v[j], shift_v[j]));
       for (var i = 0u; i < 4u; i++) {
         if (co0 + 4u * j + i < c_out) {
           y[y_at + 4u * j + i] = v[i];

@@ -2,6 +2,8 @@
  * Plain-loop reference for depthwise conv2d (channel multiplier 1), written from the math:
  *   y[b, oy, ox, c] = act( bias[c] + sum_{ky, kx} x[b, oy*s_h - pad_top + ky, ox*s_w - pad_left + kx, c] * w[ky, kx, c] )
  * with taps outside the input reading zero. x is NHWC [n, h, w, c], w is [k_h, k_w, c].
+ * With scaleShift ([2, c]: row 0 scale, row 1 shift; a frozen batch norm folded to one multiply-add) the
+ * output is act( sum * scale[c] + shift[c] ) instead, the bias then being absent.
  * Works on ArrayLike<number> and returns Float64Array, so tests can run it in float64.
  */
 import type { Activation } from '../runtime/validate.js';
@@ -36,6 +38,7 @@ export function depthwiseConv2dRef(
   bias: ArrayLike<number> | undefined,
   d: DepthwiseDims,
   activation?: Activation,
+  scaleShift?: ArrayLike<number>,
 ): Float64Array {
   const { hOut, wOut } = depthwiseOutputSize(d);
   const y = new Float64Array(d.n * hOut * wOut * d.c);
@@ -53,6 +56,7 @@ export function depthwiseConv2dRef(
               sum += x[((b * d.h + iy) * d.w + ix) * d.c + c]! * weight[(ky * d.kW + kx) * d.c + c]!;
             }
           }
+          if (scaleShift) sum = sum * scaleShift[c]! + scaleShift[d.c + c]!;
           y[((b * hOut + oy) * wOut + ox) * d.c + c] = applyActivationRef(sum, activation);
         }
       }

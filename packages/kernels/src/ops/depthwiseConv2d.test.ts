@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../runtime/gpu.js';
 import { KernelArgumentError } from '../runtime/errors.js';
-import { expectClose, finiteDifferenceTolerance, hostTensor, loadFixture, numericGradient, randomTensor, testGpu } from '../testing/index.js';
+import { expectClose, finiteDifferenceTolerance, hostTensor, loadFixture, numericGradient, randomArray, randomTensor, testGpu } from '../testing/index.js';
 import {
   depthwiseConv2d,
   depthwiseConv2dBackward,
@@ -12,6 +12,7 @@ import {
 } from './depthwiseConv2d.js';
 import { depthwiseConv2dBackwardRef, depthwiseConv2dRef, depthwiseOutputSize, type DepthwiseDims } from './depthwiseConv2d.ref.js';
 import { resolvePadding } from './padding.js';
+import { batchNormApply, batchNormScaleShift } from './batchNorm.js';
 
 // Each output sums at most k_h * k_w = 25 products of values in [-1, 1]: f32 rounding ~25 * 2^-24 ~ 2e-6.
 const forwardTolerance = { rtol: 1e-5, atol: 1e-5 };
@@ -25,7 +26,8 @@ interface Case {
   w: number;
   c: number;
   k: [number, number];
-  options: DepthwiseConv2dOptions;
+  /** Geometry and activation; tests add bias or scaleShift themselves. */
+  options: Omit<DepthwiseConv2dOptions, 'bias' | 'scaleShift'>;
 }
 
 const cases: Case[] = [
@@ -97,6 +99,88 @@ describe('depthwiseConv2d forward vs reference', () => {
       expectClose(got.data, want, forwardTolerance);
     });
   }
+});
+
+describe('depthwiseConv2d with a fused frozen batch norm (scaleShift)', () => {
+  // Both entry points (c = 8: main_vec4, c = 7: main), each with its register row (stride 1) and its
+  // generic tap loop (stride 2), with and without relu6.
+  const fusedCases: { c: number; stride: number; activation: 'relu6' | undefined }[] = [];
+  for (const c of [8, 7]) for (const stride of [1, 2]) for (const activation of ['relu6', undefined] as const) fusedCases.push({ c, stride, activation });
+
+  /** Row 0 scale in [-2, 2] (negative too: BN's gamma may be), row 1 shift in [-1, 1]. */
+  function scaleShiftFor(seed: number, c: number) {
+    const data = new Float32Array(2 * c);
+    data.set(randomArray(seed, c, -2, 2), 0);
+    data.set(randomArray(seed + 1, c, -1, 1), c);
+    return { data, shape: [2, c] as const };
+  }
+
+  /** Fused call and depthwise-then-batchNormApply on the same uploaded tensors, read back. */
+  async function fusedAndSplit(x: { data: Float32Array; shape: readonly number[] }, weight: typeof x, scaleShift: typeof x, options: DepthwiseConv2dOptions) {
+    const gx = gpu.upload(x.data, x.shape);
+    const gw = gpu.upload(weight.data, weight.shape);
+    const gs = gpu.upload(scaleShift.data, scaleShift.shape);
+    const fused = depthwiseConv2d(gpu, gx, gw, { ...options, scaleShift: gs });
+    const conv = depthwiseConv2d(gpu, gx, gw, { ...options, activation: undefined });
+    const split = batchNormApply(gpu, conv, gs, options.activation);
+    const result = { fused: await gpu.read(fused), split: await gpu.read(split), shape: fused.shape };
+    gpu.release(gx, gw, gs, fused, conv, split);
+    return result;
+  }
+
+  /** Index of the first element whose f32 bits differ (-1: none), so -0 vs +0 or NaN payloads count too. */
+  function firstBitDifference(a: Float32Array, b: Float32Array): number {
+    const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+    const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+    for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return i;
+    return ua.length === ub.length ? -1 : ua.length;
+  }
+
+  fusedCases.forEach(({ c, stride, activation }, i) => {
+    it(`c ${c} stride ${stride} ${activation ?? 'no activation'}: bit-identical to depthwise + batchNormApply, close to the reference`, async () => {
+      const t: Case = { n: 2, h: 9, w: 11, c, k: [3, 3], options: { stride, padding: 'same', activation } };
+      const d = dimsOf(t);
+      const x = randomTensor(200 + i, [t.n, t.h, t.w, c], -3, 3);
+      const weight = randomTensor(210 + i, [3, 3, c]);
+      const scaleShift = scaleShiftFor(220 + 2 * i, c);
+      const { fused, split, shape } = await fusedAndSplit(x, weight, scaleShift, t.options);
+      const { hOut, wOut } = depthwiseOutputSize(d);
+      expect(shape).toEqual([t.n, hOut, wOut, c]);
+      expect(firstBitDifference(fused, split)).toBe(-1);
+      const want = depthwiseConv2dRef(x.data, weight.data, undefined, d, activation, scaleShift.data);
+      if (activation === 'relu6') expect(want.some((v) => v === 0) && want.some((v) => v === 6)).toBe(true);
+      // acc (up to 9 products of |x| <= 3) is scaled by |scale| <= 2: f32 rounding ~ 9 * 3 * 2 * 2^-24 ~ 3e-6.
+      expectClose(fused, want, forwardTolerance);
+    });
+  });
+
+  it('with the scaleShift batchNormScaleShift computes from running statistics', async () => {
+    const c = 12;
+    const t: Case = { n: 1, h: 8, w: 8, c, k: [3, 3], options: { stride: 2, padding: 'same', activation: 'relu6' } };
+    const x = randomTensor(240, [1, 8, 8, c], -3, 3);
+    const weight = randomTensor(241, [3, 3, c]);
+    const params = {
+      gamma: gpu.upload(randomArray(242, c, 0.5, 2), [c]),
+      beta: gpu.upload(randomArray(243, c, -1, 1), [c]),
+      runningMean: gpu.upload(randomArray(244, c, -0.5, 0.5), [c]),
+      runningVar: gpu.upload(randomArray(245, c, 0.5, 2), [c]),
+    };
+    const { scaleShift, invstd } = batchNormScaleShift(gpu, params, { eps: 1e-3 });
+    const scaleShiftHost = { data: await gpu.read(scaleShift), shape: scaleShift.shape };
+    gpu.release(scaleShift, invstd, ...Object.values(params));
+    const { fused, split } = await fusedAndSplit(x, weight, scaleShiftHost, t.options);
+    expect(firstBitDifference(fused, split)).toBe(-1);
+    expectClose(fused, depthwiseConv2dRef(x.data, weight.data, undefined, dimsOf(t), 'relu6', scaleShiftHost.data), forwardTolerance);
+  });
+
+  it('the Host variant takes scaleShift too', async () => {
+    const t: Case = { n: 1, h: 5, w: 6, c: 3, k: [3, 3], options: { padding: 'same', activation: 'relu' } };
+    const x = randomTensor(250, [1, 5, 6, 3]);
+    const weight = randomTensor(251, [3, 3, 3]);
+    const scaleShift = scaleShiftFor(252, 3);
+    const got = await depthwiseConv2dHost(gpu, x, weight, { ...t.options, scaleShift });
+    expectClose(got.data, depthwiseConv2dRef(x.data, weight.data, undefined, dimsOf(t), 'relu', scaleShift.data), forwardTolerance);
+  });
 });
 
 describe('depthwiseConv2d backward', () => {
@@ -186,6 +270,22 @@ describe('depthwiseConv2d rejects bad arguments before dispatch', () => {
     expect(() => depthwiseConv2d(gpu, x, weight, { bias })).toThrow(/argument 'bias' expected shape \[4\]/);
     expect(() => depthwiseConv2d(gpu, x, weight, { activation: 'gelu' as never })).toThrow(/activation/);
     gpu.release(x, x3, weight, weight4, weightWrongC, bias);
+  });
+
+  it('scaleShift: [2, c] f32, and not together with bias', () => {
+    const x = gpu.allocate([1, 5, 5, 4]);
+    const weight = gpu.allocate([3, 3, 4]);
+    const bias = gpu.allocate([4]);
+    const scaleShift = gpu.allocate([2, 4]);
+    const flat = gpu.allocate([8]);
+    const wrongC = gpu.allocate([2, 3]);
+    const ints = gpu.allocate([2, 4], 'u32');
+    expect(() => depthwiseConv2d(gpu, x, weight, { bias, scaleShift })).toThrow(KernelArgumentError);
+    expect(() => depthwiseConv2d(gpu, x, weight, { bias, scaleShift })).toThrow(/argument 'scaleShift'.*no bias/);
+    expect(() => depthwiseConv2d(gpu, x, weight, { scaleShift: flat })).toThrow(/argument 'scaleShift' expected shape \[2, 4\]/);
+    expect(() => depthwiseConv2d(gpu, x, weight, { scaleShift: wrongC })).toThrow(/argument 'scaleShift' expected shape \[2, 4\]/);
+    expect(() => depthwiseConv2d(gpu, x, weight, { scaleShift: ints })).toThrow(/argument 'scaleShift' expected .*f32/);
+    gpu.release(x, weight, bias, scaleShift, flat, wrongC, ints);
   });
 
   it('bad stride, bad padding, a window larger than the padded input, a wrong dy', () => {

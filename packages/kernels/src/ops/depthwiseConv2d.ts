@@ -1,5 +1,6 @@
 /**
- * Depthwise conv2d (channel multiplier 1) launcher: y = act(depthwise(x, w) + bias), and its backward.
+ * Depthwise conv2d (channel multiplier 1) launcher: y = act(depthwise(x, w) + bias), or with a fused frozen
+ * batch norm y = act(fma(depthwise(x, w), scale, shift)), and its backward.
  * See depthwiseConv2d.wgsl, depthwiseConv2dBackwardInput.wgsl and depthwiseConv2dBackwardFilter.wgsl.
  */
 import type { Gpu } from '../runtime/gpu.js';
@@ -33,6 +34,12 @@ export interface DepthwiseConv2dOptions {
   /** 'valid' (default), 'same' (TensorFlow's: the odd pixel goes bottom/right), a number, or [top, bottom, left, right]. */
   padding?: Padding;
   bias?: GpuTensor;
+  /**
+   * [2, c] f32, row 0 scale, row 1 shift (what `batchNormScaleShift(...).scaleShift` returns): a frozen batch
+   * norm fused into the epilogue, y = act(fma(acc, scale[c], shift[c])), bit-identical to depthwise followed by
+   * batchNormApply. Not together with `bias`.
+   */
+  scaleShift?: GpuTensor;
   activation?: Activation;
 }
 
@@ -84,6 +91,13 @@ export function depthwiseConv2d(gpu: Gpu, x: GpuTensor, weight: GpuTensor, optio
     expectShape('depthwiseConv2d', 'bias', options.bias, [g.c], 'one per channel');
     expectDType('depthwiseConv2d', 'bias', options.bias, 'f32');
   }
+  if (options.scaleShift) {
+    if (options.bias) {
+      throw new KernelArgumentError('depthwiseConv2d', 'scaleShift', 'no bias beside it (fold the bias into shift)', 'both bias and scaleShift');
+    }
+    expectShape('depthwiseConv2d', 'scaleShift', options.scaleShift, [2, g.c], 'scale row, shift row');
+    expectDType('depthwiseConv2d', 'scaleShift', options.scaleShift, 'f32');
+  }
   const outShape = [g.n, g.h_out, g.w_out, g.c];
   if (out) {
     expectShape('depthwiseConv2d', 'out', out, outShape);
@@ -92,8 +106,8 @@ export function depthwiseConv2d(gpu: Gpu, x: GpuTensor, weight: GpuTensor, optio
   const y = out ?? gpu.allocate(outShape);
   const invocations = g.n * g.h_out * groupsFor(g.w_out, tileW) * groupsFor(g.c, 4);
   gpu.dispatch(forwardKernel, {
-    bindings: [x, weight, options.bias ?? gpu.placeholder(), y],
-    uniforms: { ...g, has_bias: options.bias ? 1 : 0, activation },
+    bindings: [x, weight, options.bias ?? options.scaleShift ?? gpu.placeholder(), y],
+    uniforms: { ...g, has_bias: options.bias ? 1 : 0, scale_shift: options.scaleShift ? 1 : 0, activation },
     workgroups: linearWorkgroups(gpu.limits, invocations, workgroupSize, forwardKernel.name),
     overrides: { row_k3: g.k_w === 3 && g.stride_w === 1 ? 1 : 0 },
     // Whole vec4s of channels: one load per 4 channels (1.4-1.9x faster on lavapipe, see the kernel).
@@ -165,9 +179,11 @@ export function depthwiseConv2dHost(
   gpu: Gpu,
   x: HostTensor,
   weight: HostTensor,
-  options: Omit<DepthwiseConv2dOptions, 'bias'> & { bias?: HostTensor } = {},
+  options: Omit<DepthwiseConv2dOptions, 'bias' | 'scaleShift'> & { bias?: HostTensor; scaleShift?: HostTensor } = {},
 ): Promise<HostTensor> {
-  return runOnHost(gpu, { x, weight, bias: options.bias }, (t) => depthwiseConv2d(gpu, t.x, t.weight, { ...options, bias: t.bias }));
+  return runOnHost(gpu, { x, weight, bias: options.bias, scaleShift: options.scaleShift }, (t) =>
+    depthwiseConv2d(gpu, t.x, t.weight, { ...options, bias: t.bias, scaleShift: t.scaleShift }),
+  );
 }
 
 export function depthwiseConv2dBackwardHost(

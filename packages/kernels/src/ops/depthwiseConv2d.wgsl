@@ -1,7 +1,13 @@
-// depthwise_conv2d: y[b, oy, ox, c] = act( bias[c] + sum_{ky, kx} x[b, iy, ix, c] * weight[ky, kx, c] )
+// depthwise_conv2d: y[b, oy, ox, c] = act( fma(acc, scale[c], shift[c]) ),
+//   acc = sum_{ky, kx} x[b, iy, ix, c] * weight[ky, kx, c],
 //   iy = oy * stride_h - pad_top + ky,  ix = ox * stride_w - pad_left + kx;  taps outside the input read 0.
+// The epilogue (scale, shift) is (1, bias[c]) with has_bias = 1: fma(acc, 1, b) rounds once, exactly
+// acc + b; (scale_shift[0, c], scale_shift[1, c]) with scale_shift = 1: a frozen batch norm fused into
+// the convolution, the same expression as batch_norm_apply, so it gives bit-identical results to
+// depthwise followed by batchNormApply; (1, 0) with neither.
 //
-// Layouts: x NHWC [n, h, w, c]; weight [k_h, k_w, c]; bias [c] (read only when has_bias = 1);
+// Layouts: x NHWC [n, h, w, c]; weight [k_h, k_w, c]; binding 3 holds bias [c] (has_bias = 1) or
+// scale_shift [2, c] (scale_shift = 1, row 0 scale, row 1 shift; never both), unread otherwise;
 // y NHWC [n, h_out, w_out, c]. Channel multiplier 1: output channel c sees input channel c only.
 // activation: 0 none, 1 relu, 2 relu6.
 //
@@ -29,6 +35,9 @@
 // scratch memory on lavapipe and saves nothing. Larger register tiles measured slower, from spills:
 // the same path at stride 2 (9 columns), and two output rows per invocation sharing their input
 // rows (fewer loads per output, but 8 accumulators: 0.6-0.9x the speed of one row with vec4 I/O).
+// Also measured slower (A/B in one process, fused scale/shift + relu6, lavapipe, load average ~5): at
+// k 3x3 stride 2, 2 output rows x 2 pixels per invocation sharing the middle input row (34 loads per
+// 4 outputs instead of 45): 0.5-0.7x at 112x112x96 and 56x56x144, with the 9 weights held or reloaded.
 // Input columns outside the image are clamped to a valid address and replaced by 0 with a select.
 // Invocations are numbered linearly (a 2D dispatch when there are more than 65535 workgroups).
 
@@ -46,6 +55,7 @@ struct Params {
   pad_top: u32,
   pad_left: u32,
   has_bias: u32,
+  scale_shift: u32,
   activation: u32,
 }
 
@@ -53,7 +63,7 @@ struct Params {
 // Entry point main: single floats.
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>; // or scale_shift [2, c]: see the header
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 // Entry point main_vec4: the same buffers as vec4s of 4 channels (needs c % 4 == 0).
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
@@ -200,9 +210,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let last_c = c - 1u;
   let ch = vec4<u32>(min(t.c0, last_c), min(t.c0 + 1u, last_c), min(t.c0 + 2u, last_c), min(t.c0 + 3u, last_c));
   let acc = accumulate(t, ch);
-  var bias_v = vec4<f32>(0.0);
-  if (params.has_bias == 1u) {
-    bias_v = vec4<f32>(bias[ch.x], bias[ch.y], bias[ch.z], bias[ch.w]);
+  var scale = vec4<f32>(1.0);
+  var shift = vec4<f32>(0.0);
+  if (params.scale_shift == 1u) {
+    scale = vec4<f32>(bias[ch.x], bias[ch.y], bias[ch.z], bias[ch.w]);
+    shift = vec4<f32>(bias[c + ch.x], bias[c + ch.y], bias[c + ch.z], bias[c + ch.w]);
+  } else if (params.has_bias == 1u) {
+    shift = vec4<f32>(bias[ch.x], bias[ch.y], bias[ch.z], bias[ch.w]);
   }
   let lanes = min(c - t.c0, 4u);
   for (var j = 0u; j < TILE_W; j++) {
@@ -210,7 +224,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (ox >= params.w_out) {
       break;
     }
-    let value = activate(pixel(acc, j) + bias_v);
+    let value = activate(fma(pixel(acc, j), scale, shift));
     let out_base = (t.row * params.w_out + ox) * c + t.c0;
     for (var k = 0u; k < lanes; k++) {
       y[out_base + k] = value[k];
@@ -275,16 +289,20 @@ fn main_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   }
   let g = t.c0 / 4u;
   let acc = accumulate_vec4(t, g);
-  var bias_v = vec4<f32>(0.0);
-  if (params.has_bias == 1u) {
-    bias_v = bias4[g];
-  }
   let groups_per_pixel = params.c / 4u;
+  var scale = vec4<f32>(1.0);
+  var shift = vec4<f32>(0.0);
+  if (params.scale_shift == 1u) {
+    scale = bias4[g];
+    shift = bias4[groups_per_pixel + g];
+  } else if (params.has_bias == 1u) {
+    shift = bias4[g];
+  }
   for (var j = 0u; j < TILE_W; j++) {
     let ox = t.ox0 + j;
     if (ox >= params.w_out) {
       break;
     }
-    y4[(t.row * params.w_out + ox) * groups_per_pixel + g] = activate(pixel(acc, j) + bias_v);
+    y4[(t.row * params.w_out + ox) * groups_per_pixel + g] = activate(fma(pixel(acc, j), scale, shift));
   }
 }

@@ -21,6 +21,10 @@ const shapes: [m: number, n: number, k: number][] = [
   [70, 20, 13], // K odd: the element-wise transpose
   [129, 36, 8], // whole 4 x 4 blocks; partial row tile
   [64, 6, 12], // N % 4 != 0 keeps the scalar transB path
+  // N <= 32 with N % 4 == 0 and B not transposed: main_narrow (one vec4 of columns per lane)
+  [1, 4, 3], // batch-1 row, one lane
+  [23, 28, 7], // partial row tile, 7 of 8 lanes
+  [9, 32, 1], // K = 1, every lane
 ];
 const transposes = [
   { transA: false, transB: false },

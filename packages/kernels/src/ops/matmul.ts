@@ -21,6 +21,11 @@ const colsPerInvocation = 16;
  */
 const transposeBFromRows = 64;
 
+/** Up to this N, main_narrow (one vec4 of columns per lane) beats main_vec4 (measured: matmul.wgsl header). */
+const narrowMaxCols = 32;
+/** main_narrow's @workgroup_size. */
+const narrowWorkgroup = 8;
+
 /** The fewest invocations (8, 16 or 32) whose columns cover N, so narrow matrices leave no lanes idle. */
 function workgroupSize(n: number): number {
   for (const size of [8, 16]) if (size * colsPerInvocation >= n) return size;
@@ -33,6 +38,12 @@ export interface MatmulOptions {
   /** B is stored [N, K] and used transposed (PyTorch Linear weights). */
   transB?: boolean;
   bias?: GpuTensor;
+  /**
+   * [2, N]: a per-column scale row and shift row applied as fma(acc, scale, shift) before the
+   * activation: a frozen batch norm fused into a 1x1 convolution (batchNormScaleShift gives it).
+   * Bit-identical to matmul then batchNormApply. Not together with bias.
+   */
+  scaleShift?: GpuTensor;
   activation?: Activation;
 }
 
@@ -49,7 +60,11 @@ function dims(a: GpuTensor, b: GpuTensor, options: MatmulOptions): MatmulDims {
   const n = options.transB ? b.shape[0]! : b.shape[1]!;
   expectShape('matmul', 'b', b, options.transB ? [n, k] : [k, n], `K = ${k} from a`);
   if (options.bias) expectShape('matmul', 'bias', options.bias, [n], 'one per output column');
-  for (const [name, t] of [['a', a], ['b', b], ['bias', options.bias]] as const) if (t) expectDType('matmul', name, t, 'f32');
+  if (options.scaleShift) {
+    if (options.bias) throw new KernelArgumentError('matmul', 'scaleShift', 'no bias beside it (fold the bias into the shift)', 'a bias too');
+    expectShape('matmul', 'scaleShift', options.scaleShift, [2, n], 'scale row, shift row, one per output column');
+  }
+  for (const [name, t] of [['a', a], ['b', b], ['bias', options.bias], ['scaleShift', options.scaleShift]] as const) if (t) expectDType('matmul', name, t, 'f32');
   return { m, n, k };
 }
 
@@ -63,21 +78,25 @@ export function matmul(gpu: Gpu, a: GpuTensor, b: GpuTensor, options: MatmulOpti
     if (out.buffer === a.buffer || out.buffer === b.buffer) throw new KernelArgumentError('matmul', 'out', 'a buffer distinct from a and b', 'the storage of an input');
   }
   const c = out ?? gpu.allocate([m, n]);
+  const affine = options.scaleShift ?? options.bias ?? gpu.placeholder();
+  const epilogue = { has_bias: options.bias ? 1 : 0, scale_shift: options.scaleShift ? 1 : 0, activation };
+  const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
   const wgSize = workgroupSize(n);
   // Row blocks fill the y dimension of the grid, then continue in z (the kernel reads num_workgroups).
   const rowGroups = groupsFor(m, tileRows);
-  const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
   const layers = groupsFor(rowGroups, maxGroups);
   // B as vec4 (one load per 4 columns) when its rows are contiguous and whole vec4s; a transposed B
-  // is made so by a transpose into scratch memory when M is large enough to repay the copy.
+  // is made so by a transpose into scratch memory when M is large enough to repay the copy. Narrow
+  // products (N <= 32) take main_narrow, whose lanes own 4 columns each instead of 16.
   const vec4 = n % 4 === 0 && (!options.transB || m >= transposeBFromRows);
   const bT = vec4 && options.transB ? transpose(gpu, b) : null;
+  const narrow = vec4 && !options.transB && n <= narrowMaxCols;
   try {
     gpu.dispatch(kernel, {
-      bindings: [a, bT ?? b, options.bias ?? gpu.placeholder(), c],
-      uniforms: { m, n, k, has_bias: options.bias ? 1 : 0, activation },
-      workgroups: [groupsFor(n, wgSize * colsPerInvocation), groupsFor(rowGroups, layers), layers],
-      entryPoint: vec4 ? 'main_vec4' : 'main',
+      bindings: [a, bT ?? b, affine, c],
+      uniforms: { m, n, k, ...epilogue },
+      workgroups: [groupsFor(n, narrow ? narrowWorkgroup * 4 : wgSize * colsPerInvocation), groupsFor(rowGroups, layers), layers],
+      entryPoint: narrow ? 'main_narrow' : vec4 ? 'main_vec4' : 'main',
       overrides: { trans_a: options.transA ? 1 : 0, trans_b: options.transB && !bT ? 1 : 0, wg_size: wgSize },
     });
   } finally {
@@ -123,8 +142,8 @@ export function matmulBackward(
   return grads;
 }
 
-export function matmulHost(gpu: Gpu, a: HostTensor, b: HostTensor, options: Omit<MatmulOptions, 'bias'> & { bias?: HostTensor } = {}): Promise<HostTensor> {
-  return runOnHost(gpu, { a, b, bias: options.bias }, (t) => matmul(gpu, t.a, t.b, { ...options, bias: t.bias }));
+export function matmulHost(gpu: Gpu, a: HostTensor, b: HostTensor, options: Omit<MatmulOptions, 'bias' | 'scaleShift'> & { bias?: HostTensor; scaleShift?: HostTensor } = {}): Promise<HostTensor> {
+  return runOnHost(gpu, { a, b, bias: options.bias, scaleShift: options.scaleShift }, (t) => matmul(gpu, t.a, t.b, { ...options, bias: t.bias, scaleShift: t.scaleShift }));
 }
 
 export function matmulBackwardHost(

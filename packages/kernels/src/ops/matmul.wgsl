@@ -1,7 +1,8 @@
 // matmul: C[m, n] = act( sum_k opA[m, k] * opB[k, n] + bias[n] )
 //
 // Layouts (row-major): A is [M, K], or [K, M] when trans_a; B is [K, N], or [N, K] when trans_b;
-// bias is [N] (read only when has_bias = 1); C is [M, N]. Dense layers are y = x W^T (trans_b,
+// bias is [N] (read only when has_bias = 1), or [2, N] scale and shift rows when scale_shift = 1
+// (a frozen batch norm fused into a 1x1 convolution: C = act(fma(sum, scale[n], shift[n]))); C is [M, N]. Dense layers are y = x W^T (trans_b,
 // PyTorch's [out, in] weights); a 1x1 convolution over NHWC is [N*H*W, C_in] x [C_in, C_out].
 // activation: 0 none, 1 relu, 2 relu6.
 //
@@ -36,12 +37,20 @@
 // trans_a / trans_b are override constants: they change the address pattern of every load.
 // wg_size (8, 16 or 32) is chosen by the launcher so narrow matrices do not leave lanes idle.
 // Row blocks past maxComputeWorkgroupsPerDimension continue in the z dimension of the grid.
+//
+// main_narrow serves N <= 32 (MobileNetV2's projections to 16, 24, 32 channels): with 16 columns per
+// lane, N = 16 leaves 7 of 8 SIMD lanes idle; one vec4 of columns per lane keeps N / 4 lanes busy.
+// Measured 1.3-1.95x main_vec4 at N = 16-32 (e.g. 100352 x 16 x 32: 51 -> 26 ms) and 0.6-0.8x at
+// N = 64-128, where main_vec4's 4 vec4 loads per 128 FMAs win back more than the idle lanes cost.
+// Tried and dropped (docs/kernels/matmul.md): lanes owning rows with B loads workgroup-uniform
+// (0.1-0.5x), and A read as vec4 along k (0.6-1.1x).
 
 struct Params {
   m: u32,
   n: u32,
   k: u32,
   has_bias: u32,
+  scale_shift: u32,
   activation: u32,
 }
 
@@ -61,7 +70,9 @@ alias Row = array<vec4<f32>, VEC_N>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> bias4: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read_write> c4: array<vec4<f32>>;
 
 fn activate(x: vec4<f32>) -> vec4<f32> {
   switch params.activation {
@@ -107,26 +118,31 @@ fn b_at(kk: u32, col: u32) -> f32 {
   return b[select(kk * params.n + cc, cc * params.k + kk, trans_b)];
 }
 
-// bias[col0 .. col0 + 15] (clamped to the last column), or zeros without bias.
-fn bias_row(col0: u32) -> Row {
-  var row: Row;
-  if (params.has_bias == 1u) {
-    for (var j = 0u; j < TILE_N; j++) {
-      row[j / 4u][j % 4u] = bias[min(col0 + j, params.n - 1u)];
-    }
+// The epilogue's per-column affine map for columns col0 .. col0 + 15 (clamped to the last column):
+// [scale, shift] = [1, bias] with a bias, [scale_shift[0, col], scale_shift[1, col]] for a fused
+// frozen batch norm (the bias binding then holds [2, N]), [1, 0] otherwise. fma(acc, 1, bias) is
+// acc + bias exactly, and fma(acc, scale, shift) is batch_norm_apply's formula, so fused and
+// unfused results are bit-identical.
+fn affine_rows(col0: u32) -> array<Row, 2> {
+  var scale: Row;
+  var shift: Row;
+  for (var j = 0u; j < TILE_N; j++) {
+    let col = min(col0 + j, params.n - 1u);
+    scale[j / 4u][j % 4u] = select(1.0, bias[col], params.scale_shift == 1u);
+    shift[j / 4u][j % 4u] = select(0.0, bias[select(col, params.n + col, params.scale_shift == 1u)], params.has_bias == 1u || params.scale_shift == 1u);
   }
-  return row;
+  return array<Row, 2>(scale, shift);
 }
 
 // Writes act(acc + bias) to the tile's rows that exist. The loop over rows is a runtime loop on
 // purpose: unrolled, its 128 bounds-checked stores took lavapipe's LLVM 8 s to compile.
 fn store_tile(tile: array<Row, TILE_M>, row0: u32, col0: u32) {
-  let bias_values = bias_row(col0);
+  let affine = affine_rows(col0);
   let rows = select(0u, min(TILE_M, params.m - row0), row0 < params.m);
   for (var i = 0u; i < rows; i++) {
     let r = row0 + i;
     for (var j = 0u; j < VEC_N; j++) {
-      let value = activate(tile[i][j] + bias_values[j]);
+      let value = activate(fma(tile[i][j], affine[0][j], affine[1][j]));
       for (var q = 0u; q < 4u; q++) {
         let col = col0 + 4u * j + q;
         if (col < params.n) {
@@ -202,4 +218,51 @@ fn main_vec4(
     acc7 = fma_row(acc7, a_col[7], b_row);
   }
   store_tile(array<Row, TILE_M>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7), row0, col0);
+}
+
+// The epilogue's affine map (see affine_rows) for column vec4 v, through the vec4 view of the bias binding.
+fn affine4(x: vec4<f32>, v: u32, n4: u32) -> vec4<f32> {
+  if (params.scale_shift == 1u) {
+    return fma(x, bias4[v], bias4[n4 + v]);
+  }
+  if (params.has_bias == 1u) {
+    return fma(x, vec4<f32>(1.0), bias4[v]);
+  }
+  return x;
+}
+
+// main_narrow: for N <= 32 (see the header): each invocation owns ONE vec4 of columns of TILE_M
+// rows, so N = 16 keeps 4 of 8 lanes busy instead of 1 of 8. Needs !trans_b, N % 4 == 0.
+@compute @workgroup_size(8)
+fn main_narrow(
+  @builtin(workgroup_id) group: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) lane: u32,
+) {
+  let row0 = first_row(group, groups);
+  let v = group.x * 8u + lane;
+  let n4 = params.n / 4u;
+  if (v >= n4) {
+    return;
+  }
+  let rows = a_rows(row0);
+  var acc0 = vec4<f32>(); var acc1 = vec4<f32>(); var acc2 = vec4<f32>(); var acc3 = vec4<f32>();
+  var acc4 = vec4<f32>(); var acc5 = vec4<f32>(); var acc6 = vec4<f32>(); var acc7 = vec4<f32>();
+  for (var kk = 0u; kk < params.k; kk++) {
+    let b_vec = b4[kk * n4 + v];
+    let a_col = a_column(rows, kk);
+    acc0 = fma(vec4<f32>(a_col[0]), b_vec, acc0);
+    acc1 = fma(vec4<f32>(a_col[1]), b_vec, acc1);
+    acc2 = fma(vec4<f32>(a_col[2]), b_vec, acc2);
+    acc3 = fma(vec4<f32>(a_col[3]), b_vec, acc3);
+    acc4 = fma(vec4<f32>(a_col[4]), b_vec, acc4);
+    acc5 = fma(vec4<f32>(a_col[5]), b_vec, acc5);
+    acc6 = fma(vec4<f32>(a_col[6]), b_vec, acc6);
+    acc7 = fma(vec4<f32>(a_col[7]), b_vec, acc7);
+  }
+  let acc = array<vec4<f32>, TILE_M>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
+  let rows_here = select(0u, min(TILE_M, params.m - row0), row0 < params.m);
+  for (var i = 0u; i < rows_here; i++) {
+    c4[(row0 + i) * n4 + v] = activate(affine4(acc[i], v, n4));
+  }
 }
