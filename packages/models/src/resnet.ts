@@ -10,6 +10,7 @@ import {
   addActivate,
   AutogradError,
   BatchNorm2d,
+  convBatchNorm,
   Conv2d,
   GlobalAvgPool,
   Linear,
@@ -53,8 +54,8 @@ export class BasicBlock extends Module implements Layer {
 
   forward(x: Tensor): Tensor {
     const identity = this.downsample ? this.downsample.forward(x) : x;
-    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-    out = this.bn2.forward(this.conv2.forward(out));
+    let out = convBatchNorm(this.conv1, this.bn1, x, 'relu');
+    out = convBatchNorm(this.conv2, this.bn2, out);
     // relu(out + identity) as one fused kernel: the same math as torchvision's `out += identity; relu(out)`.
     return addActivate(out, identity, 'relu');
   }
@@ -62,22 +63,22 @@ export class BasicBlock extends Module implements Layer {
 
 /** What a bottleneck's forward reads: torchvision's and Keras' blocks differ only in how these are built. */
 export interface BottleneckLayers {
-  conv1: Layer;
-  bn1: Layer;
-  conv2: Layer;
-  bn2: Layer;
-  conv3: Layer;
-  bn3: Layer;
-  relu: Layer;
+  conv1: Conv2d;
+  bn1: BatchNorm2d;
+  conv2: Conv2d;
+  bn2: BatchNorm2d;
+  conv3: Conv2d;
+  bn3: BatchNorm2d;
   downsample: Layer | null;
 }
 
 /** 1x1 -> BN -> ReLU -> 3x3 -> BN -> ReLU -> 1x1 -> BN, plus the shortcut, then ReLU (fused into the add). */
 export function bottleneckForward(b: BottleneckLayers, x: Tensor): Tensor {
   const identity = b.downsample ? b.downsample.forward(x) : x;
-  let out = b.relu.forward(b.bn1.forward(b.conv1.forward(x)));
-  out = b.relu.forward(b.bn2.forward(b.conv2.forward(out)));
-  out = b.bn3.forward(b.conv3.forward(out));
+  // convBatchNorm: one fused pass per conv + frozen BN (+ ReLU) where no gradient is needed.
+  let out = convBatchNorm(b.conv1, b.bn1, x, 'relu');
+  out = convBatchNorm(b.conv2, b.bn2, out, 'relu');
+  out = convBatchNorm(b.conv3, b.bn3, out);
   return addActivate(out, identity, 'relu');
 }
 
@@ -151,7 +152,7 @@ export abstract class ResNetTrunk extends Module implements Layer {
 
   /** x [n, h, w, 3] -> pooled features [n, numFeatures]. */
   features(x: Tensor): Tensor {
-    let y = this.maxpool.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x))));
+    let y = this.maxpool.forward(convBatchNorm(this.conv1, this.bn1, x, 'relu'));
     y = this.layer4.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(y))));
     return this.avgpool.forward(y);
   }

@@ -13,7 +13,7 @@
  * one exception is `num_batches_tracked`, a step counter PyTorch keeps and Keras has no equivalent
  * of: it is left out of every count.
  */
-import { AutogradError, BatchNorm2d, Module, noGrad, tensor, type Layer, type Tensor } from '@graft/autograd';
+import { AutogradError, BatchNorm2d, fusion, Module, noGrad, tensor, type Layer, type Tensor } from '@graft/autograd';
 import type { Shape } from '@graft/kernels';
 
 export interface SummaryRow {
@@ -78,12 +78,16 @@ export function summary(model: Layer, inputShape: Shape): Summary {
   const bnModes = batchNorms.map((bn) => bn.bnMode);
   const size = inputShape.reduce((a, b) => a * b, 1);
   const x = tensor(gpu, new Float32Array(size), inputShape);
+  // Fused conv + batch norm passes would skip the wrapped forwards of both modules.
+  const fused = fusion.convBatchNorm;
   try {
     model.eval();
     for (const bn of batchNorms) bn.bnMode = 'frozen';
+    fusion.convBatchNorm = false;
     const y = noGrad(() => model.forward(x));
     y.release();
   } finally {
+    fusion.convBatchNorm = fused;
     x.release();
     for (const r of restore) r();
     modules.forEach(([, m], i) => (m.training = training[i]!));

@@ -14,6 +14,7 @@ import { globalAvgPoolOp, maxPool2dOp } from '../ops/pool.js';
 import { flatten } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
 import { constant, defaultSeed, seededRandom, uniformParameter } from './init.js';
+import { convBatchNorm } from './fusion.js';
 import { copyInto, Module, type Layer } from './module.js';
 
 export interface Conv2dOptions {
@@ -241,9 +242,19 @@ export class Sequential extends Module implements Layer {
     return layer as Layer;
   }
 
+  /** Runs the layers in order; a Conv2d directly followed by a BatchNorm2d goes through convBatchNorm (fused when frozen and gradient-free). */
   forward(x: Tensor): Tensor {
+    const layers = this.children() as unknown as Layer[];
     let y = x;
-    for (const layer of this.children()) y = (layer as Layer).forward(y);
+    for (let i = 0; i < layers.length; i++) {
+      const [layer, next] = [layers[i]!, layers[i + 1]];
+      if (layer instanceof Conv2d && next instanceof BatchNorm2d) {
+        y = convBatchNorm(layer, next, y);
+        i++;
+      } else {
+        y = layer.forward(y);
+      }
+    }
     return y;
   }
 }
