@@ -28,7 +28,7 @@ export class Gpu {
   readonly pipelines: PipelineCache;
   readonly pool: BufferPool;
   /** Benchmarks set this to time each compute pass with timestamp queries; null in normal use. */
-  passTimestamps: ((kernel: string) => GPUComputePassTimestampWrites | undefined) | null = null;
+  passTimestamps: ((kernel: string, spec: DispatchSpec) => GPUComputePassTimestampWrites | undefined) | null = null;
 
   private readonly uniforms: UniformArena;
   private encoder: GPUCommandEncoder | null = null;
@@ -160,7 +160,7 @@ export class Gpu {
     const encoder = this.commandEncoder();
     this.batchKernels.push(kernel.name);
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const timestampWrites = this.passTimestamps?.(kernel.name);
+    const timestampWrites = this.passTimestamps?.(kernel.name, spec);
     const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
