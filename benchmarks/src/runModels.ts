@@ -7,6 +7,15 @@
  * it is timed. Results: results/<adapter>/models-<date>[-quick].{json,md}. Measurement notes:
  * models/measure.ts.
  *
+ * Two graft-only checks of the issue's requirements follow the comparisons:
+ *   - "Memory over 1,000 steps": MobileNetV2 (nsfwjs weights) at 32x32, batch 2, 1,000 training steps
+ *     per regime; graft's pool (bytes in use, buffers created) at steps 10, 100 and 1,000 must be equal.
+ *     A step there takes ~20 ms (head), ~40 ms (last), ~100 ms (everything) on lavapipe: ~2.5 minutes for
+ *     the three; --quick runs head and everything only.
+ *   - "Fits": one ResNet-50 training step (everything trains) at batch 32, 224x224: completes or not,
+ *     the pool's peak, the largest tensor and storage binding against the adapter's limits. ~2 minutes
+ *     and ~4.5 GiB: full runs only.
+ *
  *   pnpm --filter @graft/benchmarks bench:models [--quick] [--filter <regex>] [--train-size 224] [--no-write] [--out <dir>]
  */
 import { join, resolve } from 'node:path';
@@ -16,9 +25,9 @@ import { createGpu, describeAdapter, type Gpu } from '@graft/kernels';
 import { gitCommit, loadTfjsWebgpu } from './peer.js';
 import { adapterSlug, writeAtomically } from './kernels/report.js';
 import { models } from './models/cases.js';
-import { graftInference, graftTrain, seededInput, tfjsInference, tfjsTrain, type Regime, type RepetitionPlan } from './models/measure.js';
+import { graftFits, graftInference, graftMemoryOverSteps, graftTrain, seededInput, tfjsInference, tfjsTrain, type Regime, type RepetitionPlan } from './models/measure.js';
 import type { TfAll } from './models/peers.js';
-import { caseLabel, modelMarkdown, type ModelCaseResult, type ModelReport } from './models/report.js';
+import { caseLabel, fitCaseLabel, memoryCaseLabel, modelMarkdown, type FitCaseResult, type MemoryCaseResult, type ModelCaseResult, type ModelReport } from './models/report.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const defaultOut = resolve(here, '..', 'results');
@@ -27,6 +36,12 @@ const tolerance = 1e-3;
 const classes = 5;
 /** Small, so the weights graft and tfjs train stay close enough across regimes for the loss check. */
 const lr = 1e-5;
+/** "GPU memory after step 10 equals memory after step 1,000": steps, where the pool is read, and the (small) shape that makes 1,000 steps affordable. */
+const memorySteps = 1000;
+const memoryAt = [10, 100, memorySteps];
+const memoryShape = { size: 32, batch: 2 };
+/** "Training ResNet-50 at batch 32, 224x224 fits in the adapter's limits". */
+const fitShape = { size: 224, batch: 32 };
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -121,6 +136,58 @@ export async function runModelBenchmarks(options: Options, log = (line: string) 
     }
   }
 
+  const memoryOverSteps: MemoryCaseResult[] = [];
+  const fits: FitCaseResult[] = [];
+  const memoryRegimes: Regime[] = options.quick ? ['head', 'all'] : regimes;
+  for (const spec of models) {
+    // Memory over steps: MobileNetV2 only (ResNet-50's 'everything' step at 32 px would make 1,000 steps several minutes more).
+    const memoryPlanned: MemoryCaseResult[] = spec.key === 'mobilenet_v2' ? memoryRegimes.map((regime) => ({ model: spec.name, regime, steps: memorySteps, ...memoryShape })) : [];
+    const fitPlanned: FitCaseResult[] = spec.key === 'resnet50' && !options.quick ? [{ model: spec.name, regime: 'all', ...fitShape }] : [];
+    const memoryCases = memoryPlanned.filter((c) => !options.filter || options.filter.test(`${c.model} ${memoryCaseLabel(c)}`));
+    const fitCases = fitPlanned.filter((c) => !options.filter || options.filter.test(`${c.model} ${fitCaseLabel(c)}`));
+    if (!memoryCases.length && !fitCases.length) continue;
+    const backbone = await spec.graftOnly(gpu);
+    const setup = { modelName: spec.key, backbone, numFeatures: spec.numFeatures, classes, lastUnits: spec.lastUnits, lr };
+    try {
+      for (const c of memoryCases) {
+        log(`${c.model} ${memoryCaseLabel(c)} ...`);
+        try {
+          const shape = [c.batch, c.size, c.size, 3];
+          const labels = Uint32Array.from({ length: c.batch }, (_, i) => i % classes);
+          c.result = await graftMemoryOverSteps(gpu, setup, c.regime, seededInput(c.batch * c.size * c.size * 3), shape, labels, c.steps, memoryAt);
+          const points = c.result.points.map((p) => `step ${p.step}: ${p.bytesInUse} B, ${p.buffersCreated} buffers`).join('; ');
+          log(`  ${c.result.flat ? 'flat' : 'GROWS'}: ${points}; ${(c.result.totalMs / 1e3).toFixed(1)} s`);
+        } catch (error) {
+          c.error = message(error);
+          log(`  failed: ${c.error}`);
+          await gpu.sync().catch(() => {});
+        }
+        memoryOverSteps.push(c);
+      }
+      for (const c of fitCases) {
+        log(`${c.model} ${fitCaseLabel(c)} ...`);
+        try {
+          const shape = [c.batch, c.size, c.size, 3];
+          const labels = Uint32Array.from({ length: c.batch }, (_, i) => i % classes);
+          const r = await graftFits(gpu, setup, c.regime, seededInput(c.batch * c.size * c.size * 3), shape, labels);
+          c.result = r;
+          log(`  ${r.completed ? 'completed' : `did not complete: ${r.error}`} in ${(r.stepMs / 1e3).toFixed(1)} s; peak ${(r.peakBytes / 2 ** 20).toFixed(0)} MiB; ` +
+            `largest tensor ${((r.largestTensor?.bytes ?? 0) / 2 ** 20).toFixed(1)} MiB [${r.largestTensor?.shape ?? ''}]`);
+        } catch (error) {
+          c.error = message(error);
+          log(`  failed: ${c.error}`);
+          await gpu.sync().catch(() => {});
+        }
+        fits.push(c);
+      }
+    } finally {
+      await gpu.sync();
+      backbone.release();
+      await gpu.sync();
+      gpu.pool.trim();
+    }
+  }
+
   const report: ModelReport = {
     date: new Date().toISOString(),
     commit: gitCommit(),
@@ -131,6 +198,8 @@ export async function runModelBenchmarks(options: Options, log = (line: string) 
     plan,
     timing: 'wall clock per whole step, ending in a read of the output (features or loss) to the host, both peers',
     cases,
+    memoryOverSteps,
+    fits,
     notMeasured: [
       'GPU-side memory of tfjs beyond live tensors (its buffer manager pools freed buffers; tf.memory() does not count them), and graft memory outside its pool (uniforms, pipelines).',
       'Inference memory (training regimes only).',

@@ -27,6 +27,15 @@ export interface ModelSpec {
   lastLayers: RegExp;
   lastLabel: string;
   setup(gpu: Gpu, tf: TfAll, sizes: readonly number[]): Promise<ModelPair>;
+  /** The graft backbone alone (no tfjs peer), in inference mode, for the graft-only cases (memory over steps, fits). */
+  graftOnly(gpu: Gpu): Promise<Module & Layer>;
+}
+
+/** MobileNetV2 with nsfwjs' Keras weights (its Dense head, not part of the backbone, left out by a non-strict load). */
+async function nsfwjsGraft(gpu: Gpu): Promise<Module & Layer> {
+  const graft = mobilenetV2(gpu, { flavour: 'keras', includeTop: false });
+  await loadPretrained(graft, writeNsfwjsFolder(), { strict: false, warn: () => {} });
+  return graft.eval();
 }
 
 function disposeAll(models: Iterable<tfjs.LayersModel>): void {
@@ -48,15 +57,12 @@ export const models: ModelSpec[] = [
     lastLayers: /^(block_15_|block_16_|Conv_1)/,
     lastLabel: 'features.16-18 / block_15, block_16, Conv_1',
     async setup(gpu, tf, sizes) {
-      const folder = writeNsfwjsFolder();
-      const graft = mobilenetV2(gpu, { flavour: 'keras', includeTop: false });
-      // nsfwjs' Dense head is not part of the backbone: a non-strict load leaves it out.
-      await loadPretrained(graft, folder, { strict: false, warn: () => {} });
-      graft.eval();
+      const graft = await nsfwjsGraft(gpu);
       const peers = new Map<number, tfjs.LayersModel>();
       for (const size of sizes) peers.set(size, await nsfwjsMobileNetV2(tf, size));
       return { graft, tfjs: peers, dispose: () => (graft.release(), disposeAll(peers.values())) };
     },
+    graftOnly: nsfwjsGraft,
   },
   {
     name: 'ResNet-50',
@@ -75,5 +81,7 @@ export const models: ModelSpec[] = [
       graft.eval();
       return { graft, tfjs: peers, dispose: () => (graft.release(), disposeAll(peers.values())) };
     },
+    // Random weights (kerasResNet's own initialisation): what fits does not depend on the values.
+    graftOnly: async (gpu) => kerasResNet(gpu, { includeTop: false }).eval(),
   },
 ];

@@ -171,6 +171,187 @@ export async function graftTrain(gpu: Gpu, setup: TrainSetup, regime: Regime, in
   }
 }
 
+/** graft's pool after a sync: bytes handed out and buffers ever created (either grows when a step leaks). */
+export interface PoolPoint {
+  step: number;
+  bytesInUse: number;
+  buffersCreated: number;
+}
+
+export interface MemoryOverSteps {
+  points: PoolPoint[];
+  /** bytesInUse and buffersCreated at the last point equal those at the first. */
+  flat: boolean;
+  /** Wall time of all the steps, and the median step of the last 100 (milliseconds). */
+  totalMs: number;
+  stepMs: number;
+  firstLoss: number;
+  lastLoss: number;
+}
+
+/**
+ * Issue requirement "GPU memory after step 10 equals memory after step 1,000", at model level: the
+ * same training step as graftTrain (GraftModel prefix/suffix, Adam), `steps` times on one batch, the
+ * pool's counters read after `gpu.sync()` at each step in `at` (e.g. 10 and 1,000). The loss is read
+ * back every step, as the CLI's progress line does.
+ */
+export async function graftMemoryOverSteps(gpu: Gpu, setup: TrainSetup, regime: Regime, input: Float32Array, shape: number[], labels: Uint32Array, steps: number, at: readonly number[]): Promise<MemoryOverSteps> {
+  const head = graftHead(gpu, setup.numFeatures, { classes: setup.classes });
+  const gm = new GraftModel({ backbone: setup.backbone, model: setup.modelName, flavour: 'keras', numFeatures: setup.numFeatures } as ConstructorParameters<typeof GraftModel>[0], head);
+  if (regime === 'last') gm.setTrainable(setup.lastUnits, 'frozen');
+  if (regime === 'all') gm.setTrainable(gm.units.length, 'train');
+  const x = tensor(gpu, input, shape);
+  const optimizer = new Adam(gm.model, { lr: setup.lr });
+  gm.train();
+  const points: PoolPoint[] = [];
+  const times: number[] = [];
+  let firstLoss = Number.NaN;
+  let lastLoss = Number.NaN;
+  try {
+    const start = performance.now();
+    for (let step = 1; step <= steps; step++) {
+      const t = performance.now();
+      const a = gm.prefix(x);
+      const loss = softmaxCrossEntropy(gm.suffix(a), labels);
+      backward(loss);
+      optimizer.step();
+      optimizer.zeroGrad();
+      if (a !== x) a.release();
+      lastLoss = (await loss.read())[0]!;
+      loss.release();
+      if (step === 1) firstLoss = lastLoss;
+      if (at.includes(step)) {
+        await gpu.sync();
+        const { bytesInUse, buffersCreated } = gpu.memory();
+        points.push({ step, bytesInUse, buffersCreated });
+      }
+      times.push(performance.now() - t);
+    }
+    const totalMs = performance.now() - start;
+    const first = points[0];
+    const last = points[points.length - 1];
+    const flat = !!first && !!last && first.bytesInUse === last.bytesInUse && first.buffersCreated === last.buffersCreated;
+    return { points, flat, totalMs, stepMs: median(times.slice(-100)), firstLoss, lastLoss };
+  } finally {
+    await gpu.sync();
+    optimizer.release();
+    x.release();
+    head.release();
+    gm.setTrainable(0, 'frozen');
+    gm.eval();
+  }
+}
+
+/** The largest single tensor graft allocated, and the largest storage binding a kernel was handed. */
+export interface AllocationWatch {
+  largestTensor: { bytes: number; shape: number[] } | null;
+  largestBinding: { bytes: number; shape: number[]; kernel: string; binding: number } | null;
+  /** Stops watching (puts back the Gpu's own methods). */
+  stop(): void;
+}
+
+/**
+ * Watches `gpu.allocate` and `gpu.dispatch` on this Gpu object (the kernels package is untouched):
+ * every tensor's byte length, and every storage binding's, recorded before the call goes through, so a
+ * dispatch that fails on maxStorageBufferBindingSize is still counted.
+ */
+export function watchAllocations(gpu: Gpu): AllocationWatch {
+  const allocate = gpu.allocate;
+  const dispatch = gpu.dispatch;
+  const watch: AllocationWatch = {
+    largestTensor: null,
+    largestBinding: null,
+    stop: () => {
+      gpu.allocate = allocate;
+      gpu.dispatch = dispatch;
+    },
+  };
+  gpu.allocate = function (this: Gpu, ...args: Parameters<Gpu['allocate']>) {
+    const t = allocate.apply(this, args);
+    if (t.byteLength > (watch.largestTensor?.bytes ?? 0)) watch.largestTensor = { bytes: t.byteLength, shape: [...t.shape] };
+    return t;
+  };
+  gpu.dispatch = function (this: Gpu, ...args: Parameters<Gpu['dispatch']>) {
+    const [kernel, spec] = args;
+    spec.bindings.forEach((t, i) => {
+      if (t.byteLength > (watch.largestBinding?.bytes ?? 0)) {
+        watch.largestBinding = { bytes: t.byteLength, shape: [...t.shape], kernel: `${kernel.name}${spec.entryPoint ? `:${spec.entryPoint}` : ''}`, binding: i + 1 };
+      }
+    });
+    return dispatch.apply(this, args);
+  };
+  return watch;
+}
+
+export interface FitResult {
+  completed: boolean;
+  error?: string;
+  /** Wall time of the one step (pipeline compilation included if this is the first at these shapes). */
+  stepMs: number;
+  loss?: number;
+  /** graft's pool: before the step (weights, input), peak during it, after it (weights + Adam state). */
+  beforeBytes: number;
+  peakBytes: number;
+  afterBytes: number;
+  largestTensor: AllocationWatch['largestTensor'];
+  largestBinding: AllocationWatch['largestBinding'];
+  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
+}
+
+/**
+ * Issue requirement "training at batch 32, 224x224, fits in the adapter's limits (storage binding size
+ * included)": one training step of `regime` (graftTrain's step), with the largest tensor and binding
+ * watched and the pool's peak recorded; failures (DeviceLimitError, out of memory) are the result.
+ */
+export async function graftFits(gpu: Gpu, setup: TrainSetup, regime: Regime, input: Float32Array, shape: number[], labels: Uint32Array): Promise<FitResult> {
+  const head = graftHead(gpu, setup.numFeatures, { classes: setup.classes });
+  const gm = new GraftModel({ backbone: setup.backbone, model: setup.modelName, flavour: 'keras', numFeatures: setup.numFeatures } as ConstructorParameters<typeof GraftModel>[0], head);
+  if (regime === 'last') gm.setTrainable(setup.lastUnits, 'frozen');
+  if (regime === 'all') gm.setTrainable(gm.units.length, 'train');
+  const x = tensor(gpu, input, shape);
+  const optimizer = new Adam(gm.model, { lr: setup.lr });
+  gm.train();
+  const limits = { maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize, maxBufferSize: gpu.limits.maxBufferSize };
+  await gpu.sync();
+  const beforeBytes = gpu.memory().bytesInUse;
+  gpu.pool.resetPeak();
+  const watch = watchAllocations(gpu);
+  const start = performance.now();
+  let completed = false;
+  let error: string | undefined;
+  let loss: number | undefined;
+  try {
+    const a = gm.prefix(x);
+    const l = softmaxCrossEntropy(gm.suffix(a), labels);
+    backward(l);
+    optimizer.step();
+    optimizer.zeroGrad();
+    if (a !== x) a.release();
+    loss = (await l.read())[0]!;
+    l.release();
+    await gpu.sync();
+    completed = Number.isFinite(loss);
+    if (!completed) error = `non-finite loss ${loss}`;
+  } catch (e) {
+    error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    await gpu.sync().catch(() => {});
+  } finally {
+    watch.stop();
+  }
+  const stepMs = performance.now() - start;
+  const stats = gpu.memory();
+  try {
+    return { completed, error, stepMs, loss, beforeBytes, peakBytes: stats.peakBytesInUse, afterBytes: stats.bytesInUse, largestTensor: watch.largestTensor, largestBinding: watch.largestBinding, limits };
+  } finally {
+    optimizer.release();
+    x.release();
+    head.release();
+    gm.setTrainable(0, 'frozen');
+    gm.eval();
+    await gpu.sync();
+  }
+}
+
 /**
  * The tfjs peer of graftTrain: the backbone + a Dense head holding graft's head's initial weights;
  * Adam over the trainable variables only (so tfjs differentiates only down to the first of them);
