@@ -72,11 +72,10 @@ function adamRow(t: AdamTensor, i: number): AdamRow {
 }
 
 /** Updates every parameter and both moments in place with one dispatch. */
-export function adamStep(gpu: Gpu, tensors: readonly AdamTensor[]): void {
+export function adamStep(gpu: Gpu, tensors: readonly AdamTensor[], maxBindingBytes = gpu.limits.maxStorageBufferBindingSize): void {
   const rows = tensors.map(adamRow);
-  const plan = planFusedStep('adam', tensors.map((t) => ({ param: t.param, grad: t.grad, state: { expAvg: t.expAvg, expAvgSq: t.expAvgSq } })), ['expAvg', 'expAvgSq']);
-  const spans = plan.spans;
-  dispatchFused(gpu, kernel, plan, packRows(rows, rowFields), [spans.param!, spans.grad!, spans.expAvg!, spans.expAvgSq!]);
+  const plans = planFusedStep('adam', tensors.map((t) => ({ param: t.param, grad: t.grad, state: { expAvg: t.expAvg, expAvgSq: t.expAvgSq } })), ['expAvg', 'expAvgSq'], maxBindingBytes);
+  dispatchFused(gpu, kernel, plans, packRows(rows, rowFields), (spans) => [spans.param!, spans.grad!, spans.expAvg!, spans.expAvgSq!]);
 }
 
 export interface AdamHostTensor {

@@ -145,6 +145,61 @@ describe('adam / adamw: one dispatch mixing both, per-tensor hyperparameters, vs
   });
 });
 
+describe('arenas larger than one binding (maxStorageBufferBindingSize) step in several dispatches', () => {
+  // A limit of two chunks: the 3-chunk tensor is cut between dispatches, small tensors share one.
+  const limit = 2 * chunkElements * 4;
+  const shapes = [[7], [3 * chunkElements - 5], [9], [chunkElements + 1], [4]];
+
+  async function runBoth(step: (arenas: Arena[], maxBytes: number) => void, arenaCount: number): Promise<Float32Array[][]> {
+    const results: Float32Array[][] = [];
+    for (const maxBytes of [limit, gpu.limits.maxStorageBufferBindingSize]) {
+      const arenas = Array.from({ length: arenaCount }, () => createArena(gpu, shapes));
+      arenas.forEach((arena, a) => writeArena(gpu, arena, shapes.map((s, i) => randomTensor(300 + 10 * a + i, s, a === 3 ? 0 : -1, 1).data)));
+      step(arenas, maxBytes);
+      results.push(await Promise.all(arenas.map((arena) => gpu.read(arena.whole))));
+      gpu.release(...arenas.map((arena) => arena.whole));
+    }
+    return results;
+  }
+
+  it('Adam: split and unsplit give the same bits', async () => {
+    const [split, whole] = await runBoth(([param, grad, m, v], maxBytes) => {
+      const tensors = shapes.map((_, i) => ({ param: param!.views[i]!, grad: grad!.views[i]!, expAvg: m!.views[i]!, expAvgSq: v!.views[i]!, step: 2, options: { lr: 1e-2, weightDecay: i % 2 ? 0.1 : 0 } }));
+      adamStep(gpu, tensors, maxBytes);
+    }, 4);
+    split!.forEach((arena, a) => expect(arena).toEqual(whole![a]));
+    // It did update: the parameters moved.
+    expect(split![0]!.some((x, i) => x !== whole![1]![i])).toBe(true);
+  });
+
+  it('SGD with momentum: split and unsplit give the same bits', async () => {
+    const [split, whole] = await runBoth(([param, grad, buf], maxBytes) => {
+      const tensors = shapes.map((_, i) => ({ param: param!.views[i]!, grad: grad!.views[i]!, momentumBuffer: buf!.views[i]!, step: 3, options: { lr: 0.1, momentum: 0.9 } }));
+      sgdStep(gpu, tensors, maxBytes);
+    }, 3);
+    split!.forEach((arena, a) => expect(arena).toEqual(whole![a]));
+  });
+
+  it('each dispatch binds at most the limit', async () => {
+    const [param, grad] = [createArena(gpu, shapes), createArena(gpu, shapes)];
+    const bound: number[] = [];
+    const dispatch = gpu.dispatch.bind(gpu);
+    const spy = vi.spyOn(gpu, 'dispatch').mockImplementation((kernel, spec) => {
+      bound.push(...spec.bindings.slice(2).map((t) => t.byteLength));
+      dispatch(kernel, spec);
+    });
+    try {
+      sgdStep(gpu, shapes.map((_, i) => ({ param: param.views[i]!, grad: grad.views[i]!, step: 1, options: { lr: 0.1 } })), limit);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(bound.length).toBeGreaterThan(4); // several dispatches
+    expect(Math.max(...bound)).toBeLessThanOrEqual(limit);
+    await gpu.sync();
+    gpu.release(param.whole, grad.whole);
+  });
+});
+
 describe('PyTorch goldens (torch.optim, float64, two parameter groups, 3 steps)', () => {
   const fixture = loadFixture('optimizers');
   const tensorsOf = (c: FixtureCase) => [0, 1, 2, 3].map((i) => hostTensor(c.inputs[`param.${i}`]!));

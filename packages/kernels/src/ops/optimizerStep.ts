@@ -96,9 +96,11 @@ export interface FusedPlan {
 
 /**
  * Checks that the tensors are views into shared arenas at matching offsets, and builds the chunk
- * table. Tensor i's hyperparameters are row i of the kernel's row table.
+ * tables: one plan per dispatch, each binding at most `maxSpanBytes` of every arena (the device's
+ * maxStorageBufferBindingSize: ResNet-101's 42.5M parameters are 162 MiB, past the common 128 MiB).
+ * Tensor i's hyperparameters are row i of the kernel's row table.
  */
-export function planFusedStep(kernel: string, tensors: readonly FusedTensorViews[], stateNames: readonly string[]): FusedPlan {
+export function planFusedStep(kernel: string, tensors: readonly FusedTensorViews[], stateNames: readonly string[], maxSpanBytes = Infinity): FusedPlan[] {
   if (tensors.length === 0) throw new KernelArgumentError(kernel, 'tensors', 'at least one tensor', 'an empty list');
   const roles = ['param', 'grad', ...stateNames];
   const viewOf = (t: FusedTensorViews, role: string) => (role === 'param' ? t.param : role === 'grad' ? t.grad : t.state[role]);
@@ -147,22 +149,37 @@ export function planFusedStep(kernel: string, tensors: readonly FusedTensorViews
     }
   }
 
-  const base = order[0]!.start;
-  const spanBytes = tensors.reduce((end, t) => Math.max(end, t.param.byteOffset + Math.ceil(t.param.size / 4) * 16), 0) - base;
-  const spans: Record<string, GpuTensor> = {};
-  for (const [role, buffer] of buffers) {
-    // A state arena only some tensors use may end before the parameters' span does.
-    const bytes = Math.min(spanBytes, Math.floor((buffer.size - base) / 16) * 16);
-    spans[role] = new GpuTensor(buffer, [bytes / 4], 'f32', base, true);
+  // Chunks in byte order: [start, end) in bytes (end rounded up to whole vec4s), and the tensor's row.
+  const allChunks: { start: number; end: number; row: number }[] = [];
+  for (const { i, start } of order) {
+    const end = start + Math.ceil(tensors[i]!.param.size / 4) * 16;
+    for (let at = start; at < end; at += chunkVec4s * 16) allChunks.push({ start: at, end: Math.min(at + chunkVec4s * 16, end), row: i });
   }
-
-  const rows: number[] = [];
-  tensors.forEach((t, row) => {
-    const first = (t.param.byteOffset - base) / 16;
-    const end = first + Math.ceil(t.param.size / 4);
-    for (let start = first; start < end; start += chunkVec4s) rows.push(start, Math.min(start + chunkVec4s, end), row, 0);
-  });
-  return { spans, chunks: Uint32Array.from(rows), chunkCount: rows.length / 4 };
+  // One dispatch binds a span of each arena; a span may not pass maxStorageBufferBindingSize, so
+  // the chunks are cut into consecutive dispatches whose spans fit (every chunk start is 256-aligned).
+  const plans: FusedPlan[] = [];
+  let first = 0;
+  while (first < allChunks.length) {
+    const base = allChunks[first]!.start;
+    let last = first;
+    while (last + 1 < allChunks.length && allChunks[last + 1]!.end - base <= maxSpanBytes) last++;
+    const spanBytes = allChunks[last]!.end - base;
+    if (spanBytes > maxSpanBytes) throw new KernelArgumentError(kernel, 'maxSpanBytes', `at least one chunk (${chunkVec4s * 16} bytes)`, String(maxSpanBytes));
+    const spans: Record<string, GpuTensor> = {};
+    for (const [role, buffer] of buffers) {
+      // A state arena only some tensors use may end before the parameters' span does.
+      const bytes = Math.min(spanBytes, Math.floor((buffer.size - base) / 16) * 16);
+      if (bytes > 0) spans[role] = new GpuTensor(buffer, [bytes / 4], 'f32', base, true);
+    }
+    const rows: number[] = [];
+    for (let c = first; c <= last; c++) {
+      const { start, end, row } = allChunks[c]!;
+      rows.push((start - base) / 16, (end - base) / 16, row, 0);
+    }
+    plans.push({ spans, chunks: Uint32Array.from(rows), chunkCount: rows.length / 4 });
+    first = last + 1;
+  }
+  return plans;
 }
 
 /** Packs one row of scalar fields per tensor, in `fields` order, as the u32 words the WGSL struct reads. */
@@ -179,19 +196,23 @@ export function packRows<F extends string>(rows: readonly Readonly<Record<F, num
 }
 
 /**
- * Encodes one fused dispatch: uploads the chunk and row tables, dispatches one workgroup per chunk
- * (folded into 2D past the per-dimension limit), and returns the tables to the pool.
+ * Encodes the fused dispatches of a step: uploads the row table and each plan's chunk table,
+ * dispatches one workgroup per chunk (folded into 2D past the per-dimension limit) with the plan's
+ * spans (`bindings(spans)`), and returns the tables to the pool.
  */
-export function dispatchFused(gpu: Gpu, kernel: Kernel, plan: FusedPlan, rows: Uint32Array, bindings: readonly GpuTensor[]): void {
-  const chunkTable = gpu.upload(plan.chunks, [plan.chunks.length], 'u32');
+export function dispatchFused(gpu: Gpu, kernel: Kernel, plans: readonly FusedPlan[], rows: Uint32Array, bindings: (spans: Record<string, GpuTensor>) => readonly GpuTensor[]): void {
   const rowTable = gpu.upload(rows, [rows.length], 'u32');
-  gpu.dispatch(kernel, {
-    bindings: [chunkTable, rowTable, ...bindings],
-    uniforms: { chunk_count: plan.chunkCount },
-    // One workgroup per chunk: the kernels read chunk = workgroup_id.x + workgroup_id.y * num_workgroups.x.
-    workgroups: linearWorkgroups(gpu.limits, plan.chunkCount, 1, kernel.name),
-  });
-  gpu.release(chunkTable, rowTable);
+  for (const plan of plans) {
+    const chunkTable = gpu.upload(plan.chunks, [plan.chunks.length], 'u32');
+    gpu.dispatch(kernel, {
+      bindings: [chunkTable, rowTable, ...bindings(plan.spans)],
+      uniforms: { chunk_count: plan.chunkCount },
+      // One workgroup per chunk: the kernels read chunk = workgroup_id.x + workgroup_id.y * num_workgroups.x.
+      workgroups: linearWorkgroups(gpu.limits, plan.chunkCount, 1, kernel.name),
+    });
+    gpu.release(chunkTable);
+  }
+  gpu.release(rowTable);
 }
 
 /** A hyperparameter that must be a finite number in [lo, hi) (or [lo, hi] when `closed`). */

@@ -61,16 +61,16 @@ function sgdRow(t: SgdTensor, i: number): SgdRow {
 }
 
 /** Updates every parameter (and momentum buffer) in place with one dispatch. */
-export function sgdStep(gpu: Gpu, tensors: readonly SgdTensor[]): void {
+export function sgdStep(gpu: Gpu, tensors: readonly SgdTensor[], maxBindingBytes = gpu.limits.maxStorageBufferBindingSize): void {
   const rows = tensors.map(sgdRow);
   // Buffers of tensors without momentum are neither read nor written: leave them out of the checks.
-  const plan = planFusedStep(
+  const plans = planFusedStep(
     'sgd',
     tensors.map((t, i) => ({ param: t.param, grad: t.grad, state: { momentumBuffer: rows[i]!.momentum !== 0 ? t.momentumBuffer : undefined } })),
     ['momentumBuffer'],
+    maxBindingBytes,
   );
-  const spans = plan.spans;
-  dispatchFused(gpu, kernel, plan, packRows(rows, rowFields), [spans.param!, spans.grad!, spans.momentumBuffer ?? gpu.placeholder()]);
+  dispatchFused(gpu, kernel, plans, packRows(rows, rowFields), (spans) => [spans.param!, spans.grad!, spans.momentumBuffer ?? gpu.placeholder()]);
 }
 
 export interface SgdHostTensor {
