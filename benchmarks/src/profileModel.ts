@@ -5,7 +5,7 @@
  * for deciding what to optimise, not a benchmark: it runs graft only.
  *
  *   tsx --conditions=source src/profileModel.ts [--model mobilenet_v2|resnet50] [--size 224] [--batch 8]
- *       [--mode inference|head|last|all] [--reps 3]
+ *       [--mode inference|head|last|all] [--units N (for last)] [--reps 3] [--detail] [--top 15]
  */
 import { parseArgs } from 'node:util';
 import { Adam, backward, noGrad, softmaxCrossEntropy, tensor, type Layer, type Module } from '@graft/autograd';
@@ -22,6 +22,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '8' },
     mode: { type: 'string', default: 'inference' },
     reps: { type: 'string', default: '3' },
+    units: { type: 'string' },
     top: { type: 'string', default: '15' },
     detail: { type: 'boolean' },
     toggles: { type: 'string', default: '' },
@@ -106,7 +107,7 @@ if (values.mode === 'inference') {
 } else {
   const head = graftHead(gpu, numFeatures, { classes: 5 });
   const gm = new GraftModel({ backbone, model: key, flavour: 'keras', numFeatures } as ConstructorParameters<typeof GraftModel>[0], head);
-  if (values.mode === 'last') gm.setTrainable(key === 'resnet50' ? 1 : 3, 'frozen');
+  if (values.mode === 'last') gm.setTrainable(Number(values.units ?? (key === 'resnet50' ? 1 : 3)), 'frozen');
   if (values.mode === 'all') gm.setTrainable(gm.units.length, 'train');
   gm.train();
   const optimizer = new Adam(gm.model, { lr: 1e-5 });

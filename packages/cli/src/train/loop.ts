@@ -4,7 +4,7 @@
  *     first unfrozen block; used whenever the inputs repeat, i.e. without augmentation), or
  *   - images streamed through the data loader and the frozen prefix each batch (with augmentation).
  * The trainable suffix and the head always run with a graph; only the loss and the accuracy are read
- * back, once per batch, for the progress line.
+ * back, with one readback per batch awaited after the next batch is encoded, for the progress line.
  */
 import {
   accuracy,
@@ -152,6 +152,20 @@ export interface TrainStepOptions {
   onBatch?: (stats: { loss: number; accuracy: number; images: number }) => void;
 }
 
+/**
+ * Starts one readback of several scalar tensors (packed into one buffer on the GPU). The copies are
+ * encoded now, so the tensors may be released as soon as this returns.
+ */
+function readScalars(gpu: Gpu, scalars: readonly Tensor[]): Promise<Float32Array> {
+  const packed = gpu.allocate([scalars.length]);
+  const encoder = gpu.commandEncoder();
+  scalars.forEach((t, i) => encoder.copyBufferToBuffer(t.data.buffer, t.data.byteOffset, packed.buffer, packed.byteOffset + 4 * i, 4));
+  const values = gpu.read(packed);
+  values.catch(() => {}); // awaited by the caller one step later; not an unhandled rejection meanwhile
+  gpu.release(packed); // the copy to the host is already encoded: the queue runs in order
+  return values;
+}
+
 /** One pass of training over `batches`. A non-finite loss stops at once (the caller keeps its last good checkpoint). */
 export async function trainEpoch(gm: SuffixModel, batches: Iterable<StepBatch> | AsyncIterable<StepBatch>, options: TrainStepOptions): Promise<EpochStats> {
   const start = performance.now();
@@ -159,6 +173,17 @@ export async function trainEpoch(gm: SuffixModel, batches: Iterable<StepBatch> |
   let correct = 0;
   let images = 0;
   gm.train();
+  // The step's loss and accuracy are read with one readback, and the read of step i is awaited only
+  // after step i + 1 is encoded: the host never waits for the GPU inside a step.
+  let pending: { stats: Promise<Float32Array>; n: number } | null = null;
+  const consume = async ({ stats, n }: { stats: Promise<Float32Array>; n: number }) => {
+    const [value, acc] = await stats;
+    if (!Number.isFinite(value!)) throw new NonFiniteLossError(`the training loss became ${value} after ${images + n} images of this epoch; lower the learning rate (--lr) or check the data`);
+    lossSum += value! * n;
+    correct += acc! * n;
+    images += n;
+    options.onBatch?.({ loss: lossSum / images, accuracy: correct / images, images });
+  };
   for await (const batch of batches) {
     const n = batch.labels.length;
     const logits = gm.suffix(batch.input);
@@ -170,16 +195,13 @@ export async function trainEpoch(gm: SuffixModel, batches: Iterable<StepBatch> |
     options.optimizer.zeroGrad();
     options.scheduler?.step();
     batch.input.release();
-    const value = (await loss.read())[0]!;
-    const acc = (await hits.read())[0]!;
+    const stats = readScalars(loss.gpu, [loss, hits]);
     loss.release();
     hits.release();
-    if (!Number.isFinite(value)) throw new NonFiniteLossError(`the training loss became ${value} after ${images + n} images of this epoch; lower the learning rate (--lr) or check the data`);
-    lossSum += value * n;
-    correct += acc * n;
-    images += n;
-    options.onBatch?.({ loss: lossSum / images, accuracy: correct / images, images });
+    if (pending) await consume(pending);
+    pending = { stats, n };
   }
+  if (pending) await consume(pending);
   return { loss: images ? lossSum / images : NaN, accuracy: images ? correct / images : NaN, images, seconds: (performance.now() - start) / 1000 };
 }
 

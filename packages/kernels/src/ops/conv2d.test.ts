@@ -25,6 +25,7 @@ const cases: Case[] = [
   { name: '1x1 batch 1, c_in 3 -> c_out 5', x: [1, 5, 7, 3], k: [1, 1], cOut: 5, options: {} },
   { name: '1x1 stride 2 odd input', x: [2, 7, 9, 6], k: [1, 1], cOut: 7, options: { stride: 2 } },
   { name: '1x1 padded (not a plain matmul)', x: [1, 4, 3, 5], k: [1, 1], cOut: 4, options: { padding: 1 } },
+  { name: '1x1, c_out 37 > 32 (weight gradient as a matmul)', x: [2, 3, 5, 6], k: [1, 1], cOut: 37, options: {} },
   { name: '3x3 pad 1, c 7 -> 5', x: [2, 9, 11, 7], k: [3, 3], cOut: 5, options: { padding: 1 } },
   { name: '3x3 valid, c 4 -> 8', x: [1, 6, 8, 4], k: [3, 3], cOut: 8, options: { padding: 'valid' } },
   { name: '3x3 stride 2 same, odd input', x: [2, 9, 7, 5], k: [3, 3], cOut: 6, options: { stride: 2, padding: 'same' } },
