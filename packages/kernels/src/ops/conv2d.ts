@@ -188,7 +188,7 @@ function conv2dBackwardInput(gpu: Gpu, dy: GpuTensor, weight: GpuTensor, g: Conv
 /** Above this c_out a 1x1 stride-1 conv's weight gradient is a matmul (see conv2dBackwardFilter). */
 const pointwiseFilterMatmulMinChannels = 32;
 
-function conv2dBackwardFilter(gpu: Gpu, dy: GpuTensor, x: GpuTensor, g: Conv2dGeometry): GpuTensor {
+function conv2dBackwardFilter(gpu: Gpu, dy: GpuTensor, x: GpuTensor, g: Conv2dGeometry & { padBottom: number; padRight: number }): GpuTensor {
   const weightShape = [g.kH, g.kW, g.cIn, g.cOut];
   if (isPointwise(g) && g.cOut > pointwiseFilterMatmulMinChannels) {
     // dweight[c_in, c_out] = x[n*h*w, c_in]^T . dy[n*h*w, c_out]: the matmul kernel is 1.4-2.9x the
