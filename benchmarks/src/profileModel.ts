@@ -113,12 +113,7 @@ if (values.mode === 'inference') {
   const optimizer = new Adam(gm.model, { lr: 1e-5 });
   const labels = Uint32Array.from({ length: batch }, (_, i) => i % 5);
   step = async () => {
-    const a = gm.prefix(x);
-    const loss = softmaxCrossEntropy(gm.suffix(a), labels);
-    backward(loss);
-    optimizer.step();
-    optimizer.zeroGrad();
-    if (a !== x) a.release();
+    const loss = gm.trainStep(x, labels, optimizer);
     await loss.read();
     loss.release();
   };

@@ -144,12 +144,7 @@ export async function graftTrain(gpu: Gpu, setup: TrainSetup, regime: Regime, in
     const beforeBytes = gpu.memory().bytesInUse;
     gpu.pool.resetPeak();
     const step = async () => {
-      const a = gm.prefix(x);
-      const loss = softmaxCrossEntropy(gm.suffix(a), labels);
-      backward(loss);
-      optimizer.step();
-      optimizer.zeroGrad();
-      if (a !== x) a.release();
+      const loss = gm.trainStep(x, labels, optimizer);
       try {
         return (await loss.read())[0]!;
       } finally {
@@ -211,12 +206,7 @@ export async function graftMemoryOverSteps(gpu: Gpu, setup: TrainSetup, regime: 
     const start = performance.now();
     for (let step = 1; step <= steps; step++) {
       const t = performance.now();
-      const a = gm.prefix(x);
-      const loss = softmaxCrossEntropy(gm.suffix(a), labels);
-      backward(loss);
-      optimizer.step();
-      optimizer.zeroGrad();
-      if (a !== x) a.release();
+      const loss = gm.trainStep(x, labels, optimizer);
       lastLoss = (await loss.read())[0]!;
       loss.release();
       if (step === 1) firstLoss = lastLoss;
@@ -321,12 +311,7 @@ export async function graftFits(gpu: Gpu, setup: TrainSetup, regime: Regime, inp
   let error: string | undefined;
   let loss: number | undefined;
   try {
-    const a = gm.prefix(x);
-    const l = softmaxCrossEntropy(gm.suffix(a), labels);
-    backward(l);
-    optimizer.step();
-    optimizer.zeroGrad();
-    if (a !== x) a.release();
+    const l = gm.trainStep(x, labels, optimizer);
     loss = (await l.read())[0]!;
     l.release();
     await gpu.sync();

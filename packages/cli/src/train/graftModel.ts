@@ -6,7 +6,7 @@
  * Parameter names are `backbone.*` and `head.*` (withHead), so checkpoints and exports read like a
  * PyTorch state dict of the same composition.
  */
-import { BatchNorm2d, freeze, noGrad, unfreeze, type BatchNormMode, type Sequential, type Tensor } from '@graft/autograd';
+import { backward, BatchNorm2d, freeze, noGrad, softmaxCrossEntropy, unfreeze, type BatchNormMode, type Optimizer, type Sequential, type Tensor } from '@graft/autograd';
 import { withHead, type WithHead } from '@graft/models';
 import type { LoadedBackbone } from './backbones.js';
 import type { GroupContext } from './groups.js';
@@ -64,6 +64,22 @@ export class GraftModel {
   /** Trainable suffix + head on the prefix's output: logits, with a graph when grad is on. */
   suffix(a: Tensor): Tensor {
     return this.head.forward(runStages(this.stages, a, this.split));
+  }
+
+  /**
+   * One optimisation step on preprocessed inputs: the prefix without a graph, suffix + head with one,
+   * softmax cross-entropy, backward, the optimizer's step. Returns the loss (the caller reads and
+   * releases it). The benchmarks and memory tests step this way; `trainEpoch` steps on cached or
+   * streamed prefix outputs instead.
+   */
+  trainStep(x: Tensor, labels: Uint32Array, optimizer: Optimizer<object>): Tensor {
+    const a = this.prefix(x);
+    const loss = softmaxCrossEntropy(this.suffix(a), labels);
+    backward(loss);
+    optimizer.step();
+    optimizer.zeroGrad();
+    if (a !== x) a.release(); // an empty prefix (everything trains) hands the input through
+    return loss;
   }
 
   /** Training mode for the suffix and head (dropout on; batch norms follow their explicit bnMode). */
