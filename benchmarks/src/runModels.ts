@@ -25,7 +25,7 @@ import { createGpu, describeAdapter, type Gpu } from '@graft/kernels';
 import { gitCommit, loadTfjsWebgpu } from './peer.js';
 import { adapterSlug, writeAtomically } from './kernels/report.js';
 import { models } from './models/cases.js';
-import { graftFits, graftInference, graftMemoryOverSteps, graftTrain, seededInput, tfjsInference, tfjsTrain, type Regime, type RepetitionPlan } from './models/measure.js';
+import { graftFits, graftMemoryOverSteps, prepareGraftInference, prepareGraftTrain, prepareTfjsInference, prepareTfjsTrain, seededInput, timeAlternating, type Regime, type RepetitionPlan } from './models/measure.js';
 import type { TfAll } from './models/peers.js';
 import { caseLabel, fitCaseLabel, memoryCaseLabel, modelMarkdown, type FitCaseResult, type MemoryCaseResult, type ModelCaseResult, type ModelReport } from './models/report.js';
 
@@ -92,30 +92,43 @@ export async function runModelBenchmarks(options: Options, log = (line: string) 
         const peer = pair.tfjs.get(c.size)!;
         try {
           if (c.kind === 'inference') {
-            // Check, then time: tfjs's first step (its outputs) is compared with graft's before either counts.
-            const g = await graftInference(gpu, pair.graft, input, shape, { warmup: 0, reps: 0 });
-            const t = await tfjsInference(tf, peer, input, shape, { warmup: 0, reps: 0 });
-            const outcome = compare(g.first, t.first);
-            c.check = `${outcome.ok ? 'matched' : 'MISMATCH'}: ${outcome.summary}`;
-            if (!outcome.ok) throw new Error(`graft and tfjs disagree, not timed: ${outcome.summary}`);
-            const gt = await graftInference(gpu, pair.graft, input, shape, plan);
-            const tt = await tfjsInference(tf, peer, input, shape, plan);
-            // The first-step times are the checking runs': the first time each case's shapes ran.
-            c.graft = { ...gt.timing, firstStepMs: g.timing.firstStepMs };
-            c.tfjs = { ...tt.timing, firstStepMs: t.timing.firstStepMs };
+            const g = prepareGraftInference(gpu, pair.graft, input, shape);
+            const t = prepareTfjsInference(tf, peer, input, shape);
+            try {
+              // Check, then time: the first steps' outputs are compared before any timed step runs.
+              const r = await timeAlternating(g.step, t.step, plan, c.batch, (ours, theirs) => {
+                const outcome = compare(ours, theirs);
+                c.check = `${outcome.ok ? 'matched' : 'MISMATCH'}: ${outcome.summary}`;
+                if (!outcome.ok) throw new Error(`graft and tfjs disagree, not timed: ${outcome.summary}`);
+              });
+              c.graft = r.graft.timing;
+              c.tfjs = r.peer!.timing;
+            } finally {
+              await g.finish();
+              await t.finish();
+            }
           } else {
             const labels = Uint32Array.from({ length: c.batch }, (_, i) => i % classes);
             const setup = { modelName: spec.key, backbone: pair.graft, numFeatures: spec.numFeatures, classes, lastUnits: spec.lastUnits, lr };
-            const g = await graftTrain(gpu, setup, c.regime!, input, shape, labels, plan);
-            c.graft = { ...g.timing, memory: g.memory, trainableParameters: g.trainableParameters };
+            const g = await prepareGraftTrain(gpu, setup, c.regime!, input, shape, labels);
+            let t: ReturnType<typeof prepareTfjsTrain> | null = null;
             try {
-              const t = await tfjsTrain(tf, peer, setup, c.regime!, spec.lastLayers, g.headWeights, input, shape, labels, plan);
-              c.tfjs = { ...t.timing, memory: t.memory, trainableParameters: t.trainableParameters };
-              const diff = Math.abs(g.firstLoss - t.firstLoss);
-              const params = g.trainableParameters === t.trainableParameters ? '' : `; trainable parameters differ: graft ${g.trainableParameters}, tfjs ${t.trainableParameters}`;
-              c.check = `${diff <= tolerance ? 'matched' : 'MISMATCH'}: first loss graft ${g.firstLoss.toFixed(5)}, tfjs ${t.firstLoss.toFixed(5)}${params}`;
+              t = prepareTfjsTrain(tf, peer, setup, c.regime!, spec.lastLayers, g.headWeights, input, shape, labels);
             } catch (error) {
               c.tfjsError = message(error);
+            }
+            try {
+              const r = await timeAlternating(g.step, t?.step ?? null, plan, c.batch, (ours, theirs) => {
+                const diff = Math.abs(ours - theirs);
+                const params = g.trainableParameters === t!.trainableParameters ? '' : `; trainable parameters differ: graft ${g.trainableParameters}, tfjs ${t!.trainableParameters}`;
+                c.check = `${diff <= tolerance ? 'matched' : 'MISMATCH'}: first loss graft ${ours.toFixed(5)}, tfjs ${theirs.toFixed(5)}${params}`;
+              });
+              c.graft = { ...r.graft.timing, memory: await g.finish(), trainableParameters: g.trainableParameters };
+              if (t && r.peer) c.tfjs = { ...r.peer.timing, memory: await t.finish(), trainableParameters: t.trainableParameters };
+            } catch (error) {
+              await g.finish().catch(() => {});
+              await t?.finish().catch(() => {});
+              throw error;
             }
           }
           if (c.graft && c.tfjs) c.ratio = c.graft.imagesPerSecond / c.tfjs.imagesPerSecond;

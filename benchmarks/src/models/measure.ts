@@ -49,20 +49,55 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-/** Runs `step` once (first-step time), `warmup` more times, then `reps` timed times. */
-async function timeSteps<T>(step: () => Promise<T>, plan: RepetitionPlan, batch: number): Promise<{ timing: StepTiming; first: T }> {
-  let start = performance.now();
-  const first = await step();
-  const firstStepMs = performance.now() - start;
-  for (let i = 0; i < plan.warmup; i++) await step();
-  const samplesMs: number[] = [];
-  for (let i = 0; i < plan.reps; i++) {
-    start = performance.now();
-    await step();
-    samplesMs.push(performance.now() - start);
-  }
+function timing(firstStepMs: number, samplesMs: number[], batch: number): StepTiming {
   const medianMs = median(samplesMs);
-  return { timing: { firstStepMs, medianMs, samplesMs, imagesPerSecond: (1000 * batch) / medianMs }, first };
+  return { firstStepMs, medianMs, samplesMs, imagesPerSecond: (1000 * batch) / medianMs };
+}
+
+async function timed<T>(step: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = performance.now();
+  const value = await step();
+  return { ms: performance.now() - start, value };
+}
+
+/**
+ * Times graft's step and its peer's in alternating rounds: each first step alone (time to first
+ * step), `check` on their results (it may throw to stop before any timing counts), then `warmup`
+ * rounds, then `reps` rounds whose order flips every round, so load from other processes, which on
+ * a shared CPU adapter drifts over seconds, falls on both sides alike. Without a peer, graft alone.
+ */
+export async function timeAlternating<G, P>(
+  graft: () => Promise<G>,
+  peer: (() => Promise<P>) | null,
+  plan: RepetitionPlan,
+  batch: number,
+  check?: (graftFirst: G, peerFirst: P) => void,
+): Promise<{ graft: { timing: StepTiming; first: G }; peer: { timing: StepTiming; first: P } | null }> {
+  const g1 = await timed(graft);
+  const p1 = peer ? await timed(peer) : null;
+  if (peer && check) check(g1.value, p1!.value);
+  for (let i = 0; i < plan.warmup; i++) {
+    await graft();
+    if (peer) await peer();
+  }
+  const samples = { graft: [] as number[], peer: [] as number[] };
+  for (let i = 0; i < plan.reps; i++) {
+    const order = i % 2 === 0 ? (['graft', 'peer'] as const) : (['peer', 'graft'] as const);
+    for (const side of order) {
+      if (side === 'graft') samples.graft.push((await timed(graft)).ms);
+      else if (peer) samples.peer.push((await timed(peer)).ms);
+    }
+  }
+  return {
+    graft: { timing: timing(g1.ms, samples.graft, batch), first: g1.value },
+    peer: p1 ? { timing: timing(p1.ms, samples.peer, batch), first: p1.value } : null,
+  };
+}
+
+/** A step ready to time, and what to do once timing is over (measure what needs the step's state, free). */
+export interface PreparedStep<T, R> {
+  step: () => Promise<T>;
+  finish: () => Promise<R>;
 }
 
 /** Seeded uniform values in [-1, 1) (MobileNetV2's input range; fine for ResNet-50 too). */
@@ -76,38 +111,30 @@ export function seededInput(n: number, seed = 1234): Float32Array {
   return out;
 }
 
-export async function graftInference(gpu: Gpu, model: Layer, input: Float32Array, shape: number[], plan: RepetitionPlan) {
+export function prepareGraftInference(gpu: Gpu, model: Layer, input: Float32Array, shape: number[]): PreparedStep<Float32Array, void> {
   const x = tensor(gpu, input, shape);
-  try {
-    const step = async () => {
-      const y = noGrad(() => model.forward(x));
-      try {
-        return await y.read();
-      } finally {
-        y.release();
-      }
-    };
-    return await timeSteps(step, plan, shape[0]!);
-  } finally {
-    x.release();
-  }
+  const step = async () => {
+    const y = noGrad(() => model.forward(x));
+    try {
+      return await y.read();
+    } finally {
+      y.release();
+    }
+  };
+  return { step, finish: async () => x.release() };
 }
 
-export async function tfjsInference(tf: TfAll, model: tfjs.LayersModel, input: Float32Array, shape: number[], plan: RepetitionPlan) {
+export function prepareTfjsInference(tf: TfAll, model: tfjs.LayersModel, input: Float32Array, shape: number[]): PreparedStep<Float32Array, void> {
   const x = tf.tensor4d(input, shape as [number, number, number, number]);
-  try {
-    const step = async () => {
-      const y = model.predict(x) as tfjs.Tensor;
-      try {
-        return (await y.data()) as Float32Array;
-      } finally {
-        y.dispose();
-      }
-    };
-    return await timeSteps(step, plan, shape[0]!);
-  } finally {
-    x.dispose();
-  }
+  const step = async () => {
+    const y = model.predict(x) as tfjs.Tensor;
+    try {
+      return (await y.data()) as Float32Array;
+    } finally {
+      y.dispose();
+    }
+  };
+  return { step, finish: async () => x.dispose() };
 }
 
 export type Regime = 'head' | 'last' | 'all';
@@ -128,7 +155,7 @@ export interface TrainSetup {
  * prefix and, as Keras recommends for fine-tuning, in unfrozen blocks too ('last'); batch statistics
  * everywhere when everything trains ('all'). Returns the head's initial weights for the tfjs peer.
  */
-export async function graftTrain(gpu: Gpu, setup: TrainSetup, regime: Regime, input: Float32Array, shape: number[], labels: Uint32Array, plan: RepetitionPlan) {
+export async function prepareGraftTrain(gpu: Gpu, setup: TrainSetup, regime: Regime, input: Float32Array, shape: number[], labels: Uint32Array) {
   const head = graftHead(gpu, setup.numFeatures, { classes: setup.classes });
   const [w, b] = head.parameters() as [Tensor, Tensor];
   const headWeights = { weight: await w.read(), bias: await b.read() };
@@ -138,32 +165,33 @@ export async function graftTrain(gpu: Gpu, setup: TrainSetup, regime: Regime, in
   const x = tensor(gpu, input, shape);
   const optimizer = new Adam(gm.model, { lr: setup.lr });
   gm.train();
-  const trainable = gm.model.parameters().filter((p) => p.requiresGrad).reduce((n, p) => n + p.size, 0);
-  try {
-    await gpu.sync();
-    const beforeBytes = gpu.memory().bytesInUse;
-    gpu.pool.resetPeak();
-    const step = async () => {
-      const loss = gm.trainStep(x, labels, optimizer);
-      try {
-        return (await loss.read())[0]!;
-      } finally {
-        loss.release();
-      }
-    };
-    const { timing, first } = await timeSteps(step, plan, shape[0]!);
-    await gpu.sync();
-    const stats = gpu.memory();
-    const memory: Memory = { peakBytes: stats.peakBytesInUse, steadyBytes: stats.bytesInUse, beforeBytes };
-    return { timing, firstLoss: first, memory, headWeights, trainableParameters: trainable };
-  } finally {
-    optimizer.release();
-    x.release();
-    head.release();
-    // The backbone goes back to inference mode and fully frozen for the next case.
-    gm.setTrainable(0, 'frozen');
-    gm.eval();
-  }
+  const trainableParameters = gm.model.parameters().filter((p) => p.requiresGrad).reduce((n, p) => n + p.size, 0);
+  await gpu.sync();
+  const beforeBytes = gpu.memory().bytesInUse;
+  gpu.pool.resetPeak();
+  const step = async () => {
+    const loss = gm.trainStep(x, labels, optimizer);
+    try {
+      return (await loss.read())[0]!;
+    } finally {
+      loss.release();
+    }
+  };
+  const finish = async (): Promise<Memory> => {
+    try {
+      await gpu.sync();
+      const stats = gpu.memory();
+      return { peakBytes: stats.peakBytesInUse, steadyBytes: stats.bytesInUse, beforeBytes };
+    } finally {
+      optimizer.release();
+      x.release();
+      head.release();
+      // The backbone goes back to inference mode and fully frozen for the next case.
+      gm.setTrainable(0, 'frozen');
+      gm.eval();
+    }
+  };
+  return { step, finish, headWeights, trainableParameters };
 }
 
 /** graft's pool after a sync: bytes handed out and buffers ever created (either grows when a step leaks). */
@@ -342,7 +370,7 @@ export async function graftFits(gpu: Gpu, setup: TrainSetup, regime: Regime, inp
  * Adam over the trainable variables only (so tfjs differentiates only down to the first of them);
  * `training` false (batch norms on moving statistics) unless everything trains.
  */
-export async function tfjsTrain(tf: TfAll, backbone: tfjs.LayersModel, setup: TrainSetup, regime: Regime, lastLayers: RegExp, headWeights: { weight: Float32Array; bias: Float32Array }, input: Float32Array, shape: number[], labels: Uint32Array, plan: RepetitionPlan) {
+export function prepareTfjsTrain(tf: TfAll, backbone: tfjs.LayersModel, setup: TrainSetup, regime: Regime, lastLayers: RegExp, headWeights: { weight: Float32Array; bias: Float32Array }, input: Float32Array, shape: number[], labels: Uint32Array) {
   const { numFeatures: f, classes: k } = setup;
   const dense = tf.layers.dense({ units: k, name: `bench_head_${regime}` });
   const full = tf.model({ inputs: backbone.inputs, outputs: dense.apply(backbone.outputs[0]!) as tfjs.SymbolicTensor });
@@ -354,39 +382,37 @@ export async function tfjsTrain(tf: TfAll, backbone: tfjs.LayersModel, setup: Tr
   const trained = full.layers.filter((l) => trains(l.name));
   for (const l of trained) l.trainable = true;
   const vars = trained.flatMap((l) => l.trainableWeights.map((w) => w.read() as tfjs.Variable));
-  const trainable = vars.reduce((n, v) => n + v.size, 0);
+  const trainableParameters = vars.reduce((n, v) => n + v.size, 0);
   const training = regime === 'all';
   const x = tf.tensor4d(input, shape as [number, number, number, number]);
   const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from(labels), 'int32'), k));
   const optimizer = tf.train.adam(setup.lr);
-  try {
-    const stepSync = () => optimizer.minimize(() => tf.losses.softmaxCrossEntropy(oneHot, full.apply(x, { training }) as tfjs.Tensor) as tfjs.Scalar, true, vars)!;
-    const step = async () => {
-      const cost = stepSync();
-      try {
-        return (await cost.data())[0]!;
-      } finally {
-        cost.dispose();
-      }
-    };
-    const beforeBytes = tf.memory().numBytes;
-    const { timing, first } = await timeSteps(step, plan, shape[0]!);
-    const steadyBytes = tf.memory().numBytes;
-    let peakBytes: number | null = null;
+  const beforeBytes = tf.memory().numBytes;
+  const step = async () => {
+    const cost = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(oneHot, full.apply(x, { training }) as tfjs.Tensor) as tfjs.Scalar, true, vars)!;
     try {
-      tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
-      const info = await tf.profile(async () => {
-        await step();
-      });
-      peakBytes = info.peakBytes;
-    } catch {
-      // tf.profile unavailable on this backend: the peak stays unmeasured (null in the report)
+      return (await cost.data())[0]!;
+    } finally {
+      cost.dispose();
     }
-    return { timing, firstLoss: first, memory: { peakBytes, steadyBytes, beforeBytes } satisfies Memory, trainableParameters: trainable };
-  } finally {
-    optimizer.dispose();
-    x.dispose();
-    oneHot.dispose();
-    dense.dispose();
-  }
+  };
+  const finish = async (): Promise<Memory> => {
+    try {
+      const steadyBytes = tf.memory().numBytes;
+      let peakBytes: number | null = null;
+      try {
+        tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
+        peakBytes = (await tf.profile(async () => void (await step()))).peakBytes;
+      } catch {
+        // tf.profile unavailable on this backend: the peak stays unmeasured (null in the report)
+      }
+      return { peakBytes, steadyBytes, beforeBytes };
+    } finally {
+      optimizer.dispose();
+      x.dispose();
+      oneHot.dispose();
+      dense.dispose();
+    }
+  };
+  return { step, finish, trainableParameters };
 }

@@ -136,7 +136,7 @@ export function modelMarkdown(report: ModelReport): string {
   lines.push(`# Model benchmarks: ${report.adapter.name}`, '');
   lines.push(`${report.date}, commit ${report.commit ?? 'unknown'}, Node ${report.node}, tfjs ${report.tfjs ?? 'not loaded'}, ` +
     `${report.adapter.software ? 'software' : 'hardware'} adapter${report.quick ? ', quick run' : ''}.`);
-  lines.push(`Timing: ${report.timing}. Per case: first step timed alone, ${report.plan.warmup} more warm-up, median of ${report.plan.reps} timed.`);
+  lines.push(`Timing: ${report.timing}. Per case: each peer's first step timed alone, then ${report.plan.warmup} warm-up and ${report.plan.reps} timed rounds alternating graft and tfjs (order flipped every round, so outside load falls on both), medians.`);
   lines.push('Ratio = graft img/s / tfjs-webgpu img/s (> 1: graft faster). Memory in MiB, peak / steady: graft = its buffer pool' +
     " (bytes handed out), tfjs = tf.memory().numBytes (live tensors; peak from tf.profile).", '');
   for (const model of [...new Set(report.cases.map((c) => c.model))]) {
