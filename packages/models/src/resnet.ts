@@ -150,9 +150,14 @@ export abstract class ResNetTrunk extends Module implements Layer {
   /** Channels of the pooled features (what fc reads); set by the subclass. */
   numFeatures = 0;
 
+  /** conv1 -> bn1 -> ReLU -> max pool (one fused pass plus the pool where no gradient is needed). */
+  stem(x: Tensor): Tensor {
+    return this.maxpool.forward(convBatchNorm(this.conv1, this.bn1, x, 'relu'));
+  }
+
   /** x [n, h, w, 3] -> pooled features [n, numFeatures]. */
   features(x: Tensor): Tensor {
-    let y = this.maxpool.forward(convBatchNorm(this.conv1, this.bn1, x, 'relu'));
+    let y = this.stem(x);
     y = this.layer4.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(y))));
     return this.avgpool.forward(y);
   }

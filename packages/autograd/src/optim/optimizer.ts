@@ -94,7 +94,7 @@ export abstract class Optimizer<H extends object> {
     return this.gradArena.views[i]!;
   }
 
-  /** Steps the listed tensors (indices into slots, each with its step count already advanced) in one dispatch. */
+  /** Steps the listed tensors (indices into slots, each with its step count already advanced) in one fused step (one dispatch per arena span that fits a binding). */
   protected abstract launch(active: readonly number[]): void;
 
   /** One update of every parameter that has a gradient (others are skipped, as in PyTorch). */

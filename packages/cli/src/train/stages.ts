@@ -1,8 +1,8 @@
 /**
  * A backbone as an ordered list of stages, so that training can (1) unfreeze "the last N blocks" by
  * name rather than by raw layer index, and (2) run the frozen prefix once, without a graph, and only
- * the trainable suffix with one. The composition of a backbone's stages is exactly its forward
- * (checked by a test for every architecture).
+ * the trainable suffix with one. The composition of a backbone's stages is exactly its forward, bit
+ * for bit (stages.test.ts, every architecture).
  *
  *   MobileNetV2: features.0 (stem), features.1 … features.17 (inverted residuals), features.18 (last 1x1), then
  *                global average pooling. A "block" is one features.i.
@@ -36,7 +36,7 @@ function resNetStages(model: ResNetTrunk): Stage[] {
     {
       name: 'stem',
       modules: [model.conv1, model.bn1],
-      forward: (x) => model.maxpool.forward(model.relu.forward(model.bn1.forward(model.conv1.forward(x)))),
+      forward: (x) => model.stem(x),
     },
     layerStage('layer1', model.layer1),
     layerStage('layer2', model.layer2),

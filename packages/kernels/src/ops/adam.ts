@@ -71,7 +71,7 @@ function adamRow(t: AdamTensor, i: number): AdamRow {
   };
 }
 
-/** Updates every parameter and both moments in place with one dispatch. */
+/** Updates every parameter and both moments in place: one dispatch, or one per arena span that fits a binding (planFusedStep). */
 export function adamStep(gpu: Gpu, tensors: readonly AdamTensor[], maxBindingBytes = gpu.limits.maxStorageBufferBindingSize): void {
   const rows = tensors.map(adamRow);
   const plans = planFusedStep('adam', tensors.map((t) => ({ param: t.param, grad: t.grad, state: { expAvg: t.expAvg, expAvgSq: t.expAvgSq } })), ['expAvg', 'expAvgSq'], maxBindingBytes);

@@ -57,7 +57,7 @@ describe('matmul forward vs reference', () => {
     }
   }
 
-  // n = 11 takes the scalar path for B, n = 20 the vec4 one.
+  // n = 11 takes the scalar path for B, n = 20 main_narrow (N <= 32); main_vec4 with a bias is covered below (m = 65).
   for (const [activation, n] of [['relu', 11], ['relu6', 11], ['relu', 20], ['relu6', 20]] as const) {
     it(`fused bias + ${activation} (n = ${n})`, async () => {
       const [m, k] = [9, 13];

@@ -8,7 +8,8 @@
  * tensor sits at the same byte offset in all of them: one element index addresses the parameter, its
  * gradient and its state, and the kernel needs no per-arena offsets.
  *
- * One dispatch updates every tensor: the launcher cuts each tensor into chunks of `chunkElements`
+ * One dispatch updates every tensor (several when the arenas are larger than maxStorageBufferBindingSize:
+ * each binds a span that fits): the launcher cuts each tensor into chunks of `chunkElements`
  * (one workgroup each) and writes a chunk table (start, end, row) plus one hyperparameter row per
  * tensor, so tensors with different learning rates and weight decays share the dispatch.
  */

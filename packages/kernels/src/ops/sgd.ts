@@ -60,7 +60,7 @@ function sgdRow(t: SgdTensor, i: number): SgdRow {
   };
 }
 
-/** Updates every parameter (and momentum buffer) in place with one dispatch. */
+/** Updates every parameter (and momentum buffer) in place: one dispatch, or one per arena span that fits a binding (planFusedStep). */
 export function sgdStep(gpu: Gpu, tensors: readonly SgdTensor[], maxBindingBytes = gpu.limits.maxStorageBufferBindingSize): void {
   const rows = tensors.map(sgdRow);
   // Buffers of tensors without momentum are neither read nor written: leave them out of the checks.

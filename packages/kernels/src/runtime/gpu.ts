@@ -98,7 +98,10 @@ export class Gpu {
     this.device.queue.writeBuffer(tensor.buffer, tensor.byteOffset, data.buffer, data.byteOffset, data.byteLength);
   }
 
-  /** Copies an f32 tensor back to the host (flushes pending work first). */
+  /**
+   * Copies an f32 tensor back to the host (flushes pending work first). Resolves once the copy is
+   * done, after the error checks of the work submitted before it; errors of that work are thrown here.
+   */
   async read(tensor: GpuTensor): Promise<Float32Array> {
     if (tensor.dtype !== 'f32') throw new KernelArgumentError('read', 'tensor', 'dtype f32 (use readUint32/readInt32)', `dtype ${tensor.dtype}`);
     return new Float32Array(await this.readBytes(tensor));
@@ -118,9 +121,12 @@ export class Gpu {
     const staging = this.device.createBuffer({ size: tensor.byteLength, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.commandEncoder().copyBufferToBuffer(tensor.buffer, tensor.byteOffset, staging, 0, tensor.byteLength);
     this.flush();
+    // The error checks of every submission up to this copy: work submitted after it (a training
+    // loop encodes the next step before awaiting this read) does not hold the read up.
+    const checks = [...this.pendingChecks];
     try {
       await staging.mapAsync(GPUMapMode.READ);
-      await this.sync();
+      await this.settle(checks);
       const bytes = staging.getMappedRange().slice(0);
       staging.unmap();
       return bytes;
@@ -190,8 +196,12 @@ export class Gpu {
   async sync(): Promise<void> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
-    const checks = [...this.pendingChecks];
-    this.pendingChecks.clear();
+    await this.settle([...this.pendingChecks]);
+  }
+
+  /** Waits for the given submissions' error checks and throws the first error any of them raised. */
+  private async settle(checks: Promise<void>[]): Promise<void> {
+    for (const check of checks) this.pendingChecks.delete(check);
     const failures = (await Promise.allSettled(checks)).flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     // A broken shader also invalidates the submission that used it: report the root cause.
     const rootCause = failures.find((e) => e instanceof ShaderCompileError) ?? failures[0];
