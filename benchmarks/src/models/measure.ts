@@ -155,16 +155,33 @@ export interface TrainSetup {
  * prefix and, as Keras recommends for fine-tuning, in unfrozen blocks too ('last'); batch statistics
  * everywhere when everything trains ('all'). Returns the head's initial weights for the tfjs peer.
  */
-export async function prepareGraftTrain(gpu: Gpu, setup: TrainSetup, regime: Regime, input: Float32Array, shape: number[], labels: Uint32Array) {
+/**
+ * The model a training case steps: the backbone with a new head in `regime`, the input on the GPU and
+ * Adam over what trains; `release` frees them and leaves the backbone frozen, in inference mode.
+ */
+function graftTraining(gpu: Gpu, setup: TrainSetup, regime: Regime, input: Float32Array, shape: number[]) {
   const head = graftHead(gpu, setup.numFeatures, { classes: setup.classes });
-  const [w, b] = head.parameters() as [Tensor, Tensor];
-  const headWeights = { weight: await w.read(), bias: await b.read() };
   const gm = new GraftModel({ backbone: setup.backbone, model: setup.modelName, flavour: 'keras', numFeatures: setup.numFeatures } as ConstructorParameters<typeof GraftModel>[0], head);
   if (regime === 'last') gm.setTrainable(setup.lastUnits, 'frozen');
   if (regime === 'all') gm.setTrainable(gm.units.length, 'train');
   const x = tensor(gpu, input, shape);
   const optimizer = new Adam(gm.model, { lr: setup.lr });
   gm.train();
+  const release = () => {
+    optimizer.release();
+    x.release();
+    head.release();
+    // The backbone goes back to inference mode and fully frozen for the next case.
+    gm.setTrainable(0, 'frozen');
+    gm.eval();
+  };
+  return { head, gm, x, optimizer, release };
+}
+
+export async function prepareGraftTrain(gpu: Gpu, setup: TrainSetup, regime: Regime, input: Float32Array, shape: number[], labels: Uint32Array) {
+  const { head, gm, x, optimizer, release } = graftTraining(gpu, setup, regime, input, shape);
+  const [w, b] = head.parameters() as [Tensor, Tensor];
+  const headWeights = { weight: await w.read(), bias: await b.read() };
   const trainableParameters = gm.model.parameters().filter((p) => p.requiresGrad).reduce((n, p) => n + p.size, 0);
   await gpu.sync();
   const beforeBytes = gpu.memory().bytesInUse;
@@ -183,12 +200,7 @@ export async function prepareGraftTrain(gpu: Gpu, setup: TrainSetup, regime: Reg
       const stats = gpu.memory();
       return { peakBytes: stats.peakBytesInUse, steadyBytes: stats.bytesInUse, beforeBytes };
     } finally {
-      optimizer.release();
-      x.release();
-      head.release();
-      // The backbone goes back to inference mode and fully frozen for the next case.
-      gm.setTrainable(0, 'frozen');
-      gm.eval();
+      release();
     }
   };
   return { step, finish, headWeights, trainableParameters };
@@ -219,13 +231,7 @@ export interface MemoryOverSteps {
  * back every step, as the CLI's progress line does.
  */
 export async function graftMemoryOverSteps(gpu: Gpu, setup: TrainSetup, regime: Regime, input: Float32Array, shape: number[], labels: Uint32Array, steps: number, at: readonly number[]): Promise<MemoryOverSteps> {
-  const head = graftHead(gpu, setup.numFeatures, { classes: setup.classes });
-  const gm = new GraftModel({ backbone: setup.backbone, model: setup.modelName, flavour: 'keras', numFeatures: setup.numFeatures } as ConstructorParameters<typeof GraftModel>[0], head);
-  if (regime === 'last') gm.setTrainable(setup.lastUnits, 'frozen');
-  if (regime === 'all') gm.setTrainable(gm.units.length, 'train');
-  const x = tensor(gpu, input, shape);
-  const optimizer = new Adam(gm.model, { lr: setup.lr });
-  gm.train();
+  const { gm, x, optimizer, release } = graftTraining(gpu, setup, regime, input, shape);
   const points: PoolPoint[] = [];
   const times: number[] = [];
   let firstLoss = Number.NaN;
@@ -252,11 +258,7 @@ export async function graftMemoryOverSteps(gpu: Gpu, setup: TrainSetup, regime: 
     return { points, flat, totalMs, stepMs: median(times.slice(-100)), firstLoss, lastLoss };
   } finally {
     await gpu.sync();
-    optimizer.release();
-    x.release();
-    head.release();
-    gm.setTrainable(0, 'frozen');
-    gm.eval();
+    release();
   }
 }
 
@@ -322,13 +324,7 @@ export interface FitResult {
  * watched and the pool's peak recorded; failures (DeviceLimitError, out of memory) are the result.
  */
 export async function graftFits(gpu: Gpu, setup: TrainSetup, regime: Regime, input: Float32Array, shape: number[], labels: Uint32Array): Promise<FitResult> {
-  const head = graftHead(gpu, setup.numFeatures, { classes: setup.classes });
-  const gm = new GraftModel({ backbone: setup.backbone, model: setup.modelName, flavour: 'keras', numFeatures: setup.numFeatures } as ConstructorParameters<typeof GraftModel>[0], head);
-  if (regime === 'last') gm.setTrainable(setup.lastUnits, 'frozen');
-  if (regime === 'all') gm.setTrainable(gm.units.length, 'train');
-  const x = tensor(gpu, input, shape);
-  const optimizer = new Adam(gm.model, { lr: setup.lr });
-  gm.train();
+  const { gm, x, optimizer, release } = graftTraining(gpu, setup, regime, input, shape);
   const limits = { maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize, maxBufferSize: gpu.limits.maxBufferSize };
   await gpu.sync();
   const beforeBytes = gpu.memory().bytesInUse;
@@ -356,11 +352,7 @@ export async function graftFits(gpu: Gpu, setup: TrainSetup, regime: Regime, inp
   try {
     return { completed, error, stepMs, loss, beforeBytes, peakBytes: stats.peakBytesInUse, afterBytes: stats.bytesInUse, largestTensor: watch.largestTensor, largestBinding: watch.largestBinding, limits };
   } finally {
-    optimizer.release();
-    x.release();
-    head.release();
-    gm.setTrainable(0, 'frozen');
-    gm.eval();
+    release();
     await gpu.sync();
   }
 }
