@@ -69,12 +69,17 @@ export async function nsfwjsMobileNetV2(tf: TfAll, size: number): Promise<Layers
   return tf.model({ inputs: trunk.inputs, outputs: pooled, name: `mobilenetv2_${size}` });
 }
 
-/** keras.applications.resnet.ResNet50(include_top=False, pooling='avg') at size x size, random weights. */
+/**
+ * keras.applications.resnet.ResNet50(include_top=False, pooling='avg') at size x size, random weights:
+ * Keras' Glorot-uniform kernels, seeded per layer so every run (and every size) gets the same values,
+ * and run-to-run differences in the suite are the machine's, not the weights'.
+ */
 export function kerasResNet50(tf: TfAll, size: number): LayersModel {
   const L = tf.layers;
+  let seed = 0;
   const bn = (name: string) => L.batchNormalization({ axis: 3, epsilon: 1.001e-5, name });
   const conv = (filters: number, kernelSize: number, name: string, strides = 1, padding: 'valid' | 'same' = 'valid') =>
-    L.conv2d({ filters, kernelSize, strides, padding, useBias: true, name });
+    L.conv2d({ filters, kernelSize, strides, padding, useBias: true, name, kernelInitializer: tf.initializers.glorotUniform({ seed: ++seed }) });
   const relu = (name: string) => L.activation({ activation: 'relu', name });
   const apply = (layer: tfjs.layers.Layer, x: SymbolicTensor | SymbolicTensor[]) => layer.apply(x) as SymbolicTensor;
 
