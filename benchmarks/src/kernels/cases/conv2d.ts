@@ -111,6 +111,9 @@ const layers: Layer[] = [
   { size: 56, k: 1, stride: 1, cIn: 256, cOut: 64, padding: 'valid' },
   { size: 14, k: 1, stride: 1, cIn: 1024, cOut: 256, padding: 'valid' },
   { size: 7, k: 1, stride: 1, cIn: 320, cOut: 1280, padding: 'valid' },
+  // MobileNetV2 projections to <= 32 channels: matmul's main_narrow entry point.
+  { size: 112, k: 1, stride: 1, cIn: 32, cOut: 16, padding: 'valid' },
+  { size: 56, k: 1, stride: 1, cIn: 144, cOut: 24, padding: 'valid' },
 ];
 
 export const cases: KernelBenchCase[] = layers.flatMap((layer) => [forward(layer), backward(layer)]);
