@@ -1,10 +1,9 @@
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGpu } from '@graft/kernels';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topKAccuracy } from './eval.js';
-import { runCli, tempDir, trainTinyRun, writeCorrupt, writeImageFolder } from './testRun.js';
+import { runCli, tempDir, trainTinyRunOnOwnDevice, writeCorrupt, writeImageFolder } from './testRun.js';
 
 const classes = ['blue', 'green', 'red'];
 const { dir, cleanup } = tempDir('eval');
@@ -14,12 +13,7 @@ const data = join(dir, 'data');
 beforeAll(async () => {
   await writeImageFolder(join(dir, 'train'), classes, 6);
   await writeImageFolder(data, classes, 3, 100);
-  const gpu = await createGpu();
-  try {
-    await trainTinyRun(gpu, join(dir, 'train'), run);
-  } finally {
-    gpu.destroy();
-  }
+  await trainTinyRunOnOwnDevice(join(dir, 'train'), run);
 });
 afterAll(cleanup);
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../data/index.js';
 import { softmaxRow } from '../train/loop.js';
 import { openRun } from '../train/openRun.js';
-import { runCli, tempDir, trainTinyRun, writeImageFolder } from './testRun.js';
+import { runCli, tempDir, trainTinyRunOnOwnDevice, writeImageFolder } from './testRun.js';
 
 const classes = ['blue', 'green', 'red'];
 const { dir, cleanup } = tempDir('export');
@@ -17,12 +17,7 @@ let images: string[] = [];
 beforeAll(async () => {
   await writeImageFolder(join(dir, 'train'), classes, 6);
   images = await writeImageFolder(join(dir, 'photos'), classes, 2, 100);
-  const gpu = await createGpu();
-  try {
-    await trainTinyRun(gpu, join(dir, 'train'), run);
-  } finally {
-    gpu.destroy();
-  }
+  await trainTinyRunOnOwnDevice(join(dir, 'train'), run);
 });
 afterAll(cleanup);
 

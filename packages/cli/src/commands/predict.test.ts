@@ -1,9 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGpu } from '@graft/kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectImages, formatCsv, PredictInputError } from './predict.js';
-import { runCli, tempDir, testColours, trainTinyRun, writeCorrupt, writeImage, writeImageFolder } from './testRun.js';
+import { runCli, tempDir, testColours, trainTinyRunOnOwnDevice, writeCorrupt, writeImage, writeImageFolder } from './testRun.js';
 
 const classes = ['blue', 'green', 'red'];
 const { dir, cleanup } = tempDir('predict');
@@ -17,12 +16,7 @@ beforeAll(async () => {
   await writeImage(join(photos, 'a.png'), testColours.red!, 50);
   await writeImage(join(photos, 'b.png'), testColours.blue!, 51);
   await writeImage(join(nested, 'c.png'), testColours.green!, 52);
-  const gpu = await createGpu();
-  try {
-    await trainTinyRun(gpu, join(dir, 'train'), run);
-  } finally {
-    gpu.destroy();
-  }
+  await trainTinyRunOnOwnDevice(join(dir, 'train'), run);
 });
 afterAll(cleanup);
 

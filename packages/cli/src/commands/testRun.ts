@@ -6,13 +6,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Gpu } from '@graft/kernels';
+import { createGpu, type Gpu } from '@graft/kernels';
 import { mobilenetV2, torchStateDict, writeSafetensors } from '@graft/models';
 import sharp from 'sharp';
 import { vi } from 'vitest';
-import { Command, CommanderError } from 'commander';
-import { exitCodes, reportError } from '../errors.js';
-import { buildProgram } from '../main.js';
+import { main } from '../main.js';
 import { defaultTrainConfig, type TrainConfig } from '../train/config.js';
 import { runTraining, type RunIO } from '../train/run.js';
 
@@ -73,6 +71,16 @@ export async function writeTinyWeights(gpu: Gpu, path: string, gain = Math.sqrt(
 const quietIO: RunIO = { log() {}, warn() {}, progress: { start() {}, update() {}, stop() {} } };
 
 /** Trains a tiny run (head only, a few epochs) on `data` into `runDir`, from writeTinyWeights' weights (written beside the run). */
+/** trainTinyRun on a device of its own, destroyed afterwards (a test file's beforeAll). */
+export async function trainTinyRunOnOwnDevice(data: string, runDir: string, overrides: Partial<TrainConfig> = {}): Promise<void> {
+  const gpu = await createGpu();
+  try {
+    await trainTinyRun(gpu, data, runDir, overrides);
+  } finally {
+    gpu.destroy();
+  }
+}
+
 export async function trainTinyRun(gpu: Gpu, data: string, runDir: string, overrides: Partial<TrainConfig> = {}): Promise<void> {
   const weights = `${runDir}-weights.safetensors`;
   await writeTinyWeights(gpu, weights);
@@ -112,7 +120,7 @@ export async function runCli(...args: string[]): Promise<{ code: number; stdout:
   process.exitCode = undefined;
   let code: number;
   try {
-    code = await parse(['node', 'graft', ...args]);
+    code = await main(['node', 'graft', ...args]);
     if (code === 0 && process.exitCode !== undefined) code = Number(process.exitCode);
   } finally {
     vi.restoreAllMocks();
@@ -121,26 +129,4 @@ export async function runCli(...args: string[]): Promise<{ code: number; stdout:
   // picocolors colours output when it sees CI=true or a terminal: compare the text, not the escapes.
   const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
   return { code, stdout: plain(stdout), stderr: plain(stderr) };
-}
-
-/** main() from main.ts, with this package's newer commands added when main.ts does not register them yet. */
-async function parse(argv: string[]): Promise<number> {
-  const { evalCommand } = await import('./eval.js');
-  const { predictCommand } = await import('./predict.js');
-  const { extractCommand } = await import('./extract.js');
-  const { summaryCommand } = await import('./summary.js');
-  const { exportCommand } = await import('./export.js');
-  const program = buildProgram();
-  for (const make of [evalCommand, predictCommand, extractCommand, summaryCommand, exportCommand]) {
-    const command: Command = make();
-    if (program.commands.some((c) => c.name() === command.name())) continue;
-    program.addCommand(command.exitOverride().showHelpAfterError('(run with --help for usage)'));
-  }
-  try {
-    await program.parseAsync(argv);
-    return exitCodes.ok;
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
-    return reportError(error);
-  }
 }
